@@ -1,0 +1,1 @@
+"""Prequential and task-matrix evaluation of strategies, with reports and plots."""

@@ -1,0 +1,72 @@
+"""Plots of a comparison: rolling error over time, and the task matrix of each strategy."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display on servers and CI
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from pipeline.evaluation.metrics import abs_log10_ratio
+from pipeline.evaluation.protocol import StrategyRun, Workload
+
+
+def _dates(seconds: Any) -> list[dt.datetime]:
+    return [dt.datetime.fromtimestamp(float(s), dt.UTC) for s in seconds]
+
+
+def plot_rolling_error(runs: dict[str, StrategyRun], workload: Workload, path: str | Path,
+                       window: int | None = None) -> Path:
+    """Rolling mean abs log10 error per strategy over time; task ends dashed, changes and alarms marked."""
+    fig, ax = plt.subplots(figsize=(11, 5))
+    for name, run in runs.items():
+        errors = abs_log10_ratio(np.array(run.predicted), np.array(run.observed))
+        w = window or max(20, len(errors) // 100)
+        if len(errors) < w:
+            continue
+        rolling = np.convolve(errors, np.ones(w) / w, mode="valid")
+        (line,) = ax.plot(_dates(run.completion_times[w - 1:]), rolling, label=name, linewidth=1)
+        alarms = [e["time"] for e in run.drift_events]
+        if alarms:
+            ax.plot(_dates(alarms), np.interp(alarms, run.completion_times[w - 1:], rolling), "v",
+                    color=line.get_color(), markersize=5)
+    for task in workload.tasks[:-1]:
+        ax.axvline(_dates([task.end])[0], color="black", linestyle="--", linewidth=0.8)
+    for change in workload.change_points:
+        ax.axvline(_dates([change])[0], color="tab:red", alpha=0.4, linewidth=0.8)
+    ax.set_ylabel("rolling mean |log10(predicted / observed)|")
+    ax.set_title(f"{workload.target}: rolling error (dashed: task ends; red: announced changes; v: drift alarms)")
+    ax.legend(loc="upper right", fontsize=8)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_task_matrices(report: dict[str, Any], path: str | Path) -> Path:
+    """Heat maps of ``R[i][j]`` (error on task j after learning task i) per strategy."""
+    names = list(report["strategies"])
+    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.4), squeeze=False)
+    matrices = [np.array(report["strategies"][n]["R"], dtype=float) for n in names]
+    top = np.nanmax([np.nanmax(m) for m in matrices])
+    for ax, name, matrix in zip(axes[0], names, matrices, strict=True):
+        ax.imshow(matrix, vmin=0, vmax=top, cmap="viridis_r")
+        for (i, j), value in np.ndenumerate(matrix):
+            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7, color="white")
+        ax.set_title(f"{name}\nwhole-seq {report['strategies'][name]['whole_sequence_error'] or 0:.3f}", fontsize=9)
+        ax.set_xlabel("test task j")
+        ax.set_ylabel("after task i")
+        ticks = range(matrix.shape[0])
+        ax.set_xticks(ticks, [f"T{t + 1}" for t in ticks])
+        ax.set_yticks(ticks, [f"T{t + 1}" for t in ticks])
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)

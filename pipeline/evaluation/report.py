@@ -1,0 +1,41 @@
+"""Reports of a comparison: a terminal table and a JSON file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """One row per strategy: prequential errors, whole-sequence error and accuracy, BWT, speed."""
+    header = ("strategy", "preq median", "preq mean", "AA", "under", "whole-seq", "BWT", "vs naive",
+              "tol acc", "acc vs naive", "events/s")
+    rows = [header]
+    for name, s in report["strategies"].items():
+        p, tol = s["prequential"], s["tolerance_accuracy"]
+        rows.append((
+            name, _fmt(p["median_abs_log10"]), _fmt(p["mean_abs_log10"]), _fmt(p["aa"]),
+            _fmt(p["underestimation_rate"]), _fmt(s["whole_sequence_error"]), _fmt(s["bwt"], 4),
+            _fmt(s["improvement_vs_naive"], 2) + "x" if s["improvement_vs_naive"] else "-",
+            _fmt(tol["whole_sequence"]), _fmt(tol["ratio_vs_naive"], 2) + "x" if tol["ratio_vs_naive"] else "-",
+            f"{s['events_per_second']:,.0f}" if s["events_per_second"] else "-",
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = [" | ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                        for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
+             for row in rows]
+    lines.insert(1, "-|-".join("-" * w for w in widths))
+    tasks = ", ".join(f"T{i + 1}: {t['n_stream']}+{t['n_test']}" for i, t in enumerate(report["tasks"]))
+    title = f"{report['source']} | target {report['target']} | seed {report['seed']} | jobs stream+test {tasks}"
+    return "\n".join([title, *lines])
+
+
+def write_json(report: dict[str, Any], path: str | Path) -> None:
+    """Write the report as indented JSON (the layout other tools read)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(report, indent=2) + "\n")

@@ -1,0 +1,1 @@
+"""Online learning: featurization, regressors, strategies, replay buffers and drift detectors."""

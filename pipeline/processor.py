@@ -1,0 +1,192 @@
+"""The pure core: per-system learned state, and ``handle(event) -> output records``.
+
+The same :class:`Processor` is driven by the in-process runner (``demo``, ``evaluate``,
+``replay``) and by the Kafka worker. It does no I/O and knows nothing about Kafka.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from statistics import median
+from typing import Any
+
+from pipeline.health import HealthState
+from pipeline.learning.interval import ResidualInterval
+from pipeline.learning.job import Job
+from pipeline.learning.registry import make_strategy, resolve
+from pipeline.learning.strategy import Strategy, StrategyContext
+from pipeline.schemas import InvalidEvent, validate
+
+Record = dict[str, Any]
+
+
+@dataclass
+class _Pending:
+    predicted: float
+    low: float
+    high: float
+
+
+@dataclass
+class TargetState:
+    """One system's model for one target, with its interval and recent errors."""
+
+    strategy: Strategy
+    interval: ResidualInterval = field(default_factory=ResidualInterval)
+    errors: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
+    n_scored: int = 0
+
+
+@dataclass
+class SystemState:
+    """Everything learned about one system; bounded whatever the stream length."""
+
+    targets: dict[str, TargetState]
+    health: HealthState = field(default_factory=HealthState)
+    pending: OrderedDict[tuple[str, str], _Pending] = field(default_factory=OrderedDict)
+
+
+class Processor:
+    """Predicts every submitted job and learns from every completed one, per system.
+
+    Parameters
+    ----------
+    strategy
+        Name of the continual-learning strategy (see :mod:`pipeline.learning.registry`).
+    targets
+        Outcomes to predict, e.g. ``("runtime_s",)`` or ``("io_throughput_mibps",)``.
+    first_task_end, seed
+        Passed to each new strategy (see :class:`~pipeline.learning.strategy.StrategyContext`).
+    metrics_every
+        Emit a model-metrics record after this many scored completions per system and target.
+    max_pending
+        Submissions remembered while their jobs run; the oldest are dropped beyond this.
+
+    Examples
+    --------
+    >>> p = Processor("last2")
+    >>> job = {"job_id": "1", "system": "s", "time": 0, "user": "u", "requested_walltime_s": 600}
+    >>> [r["predicted"] for r in p.handle({"schema": "job-submission/1", **job})]
+    [600.0]
+    >>> done = {"schema": "job-completion/1", **job, "start_time": 0, "end_time": 60,
+    ...         "status": "completed", "outcome": {"runtime_s": 60}}
+    >>> [(r["observed"], round(r["error"], 3)) for r in p.handle(done)]
+    [(60, 1.0)]
+    """
+
+    def __init__(self, strategy: str = "default", targets: Iterable[str] = ("runtime_s",), *,
+                 first_task_end: float | None = None, seed: int = 0, metrics_every: int = 1000,
+                 max_pending: int = 200_000):
+        self.strategy = resolve(strategy)
+        self.targets = tuple(targets)
+        self.first_task_end, self.seed = first_task_end, seed
+        self.metrics_every, self.max_pending = metrics_every, max_pending
+        self.systems: dict[str, SystemState] = {}
+
+    def _system(self, name: str) -> SystemState:
+        state = self.systems.get(name)
+        if state is None:
+            state = SystemState({
+                t: TargetState(make_strategy(self.strategy, StrategyContext(t, self.first_task_end, self.seed)))
+                for t in self.targets
+            })
+            self.systems[name] = state
+        return state
+
+    def handle(self, event: Mapping[str, Any]) -> list[Record]:
+        """Validate one input event, update state, and return the records it produces.
+
+        Raises :class:`~pipeline.schemas.InvalidEvent` (state untouched) for a bad event.
+        """
+        kind = validate(event)
+        if kind == "job-submission":
+            return self._submission(event)
+        if kind == "job-completion":
+            return self._completion(event)
+        if kind == "node-health":
+            return self._health(event)
+        raise InvalidEvent(f"{kind} is an output kind, not an input", "schema")
+
+    def predict_many(self, events: Sequence[Mapping[str, Any]], target: str) -> list[float]:
+        """Predictions of ``target`` for job events, without learning or remembering anything."""
+        by_system: dict[str, list[int]] = {}
+        for index, event in enumerate(events):
+            validate(event)
+            by_system.setdefault(event["system"], []).append(index)
+        predicted = [0.0] * len(events)
+        for system, indices in by_system.items():
+            state = self._system(system)
+            jobs = [Job.from_event(events[i], state.health.snapshot()) for i in indices]
+            for i, value in zip(indices, state.targets[target].strategy.predict_many(jobs), strict=True):
+                predicted[i] = value
+        return predicted
+
+    def _submission(self, event: Mapping[str, Any]) -> list[Record]:
+        state = self._system(event["system"])
+        job = Job.from_event(event, state.health.snapshot())
+        records = []
+        for target, ts in state.targets.items():
+            predicted = ts.strategy.predict_one(job)
+            low, high = ts.interval.bounds(predicted)
+            state.pending[(job.job_id, target)] = _Pending(predicted, low, high)
+            records.append(self._prediction(job, target, ts, "submission", event["time"], predicted, low, high))
+        while len(state.pending) > self.max_pending:
+            state.pending.popitem(last=False)
+        return records
+
+    def _completion(self, event: Mapping[str, Any]) -> list[Record]:
+        outcome = event["outcome"]
+        known = [t for t in self.targets if t in outcome]
+        if not known:
+            raise InvalidEvent(f"no outcome for any target this worker predicts ({', '.join(self.targets)})",
+                               "outcome")
+        state = self._system(event["system"])
+        job = Job.from_event(event, state.health.snapshot())
+        records = []
+        for target in known:
+            ts, observed = state.targets[target], outcome[target]
+            pending = state.pending.pop((job.job_id, target), None)
+            if pending is None:  # never saw its submission: predict now, before learning
+                predicted = ts.strategy.predict_one(job)
+                pending = _Pending(predicted, *ts.interval.bounds(predicted))
+            residual = math.log10(observed / pending.predicted)
+            record = self._prediction(job, target, ts, "completion", event["end_time"],
+                                      pending.predicted, pending.low, pending.high)
+            record.update(observed=observed, error=abs(residual))
+            records.append(record)
+            ts.strategy.learn_one(job, observed)
+            ts.interval.update(residual)
+            ts.errors.append(abs(residual))
+            ts.n_scored += 1
+            if ts.n_scored % self.metrics_every == 0:
+                records.append(self._metrics(job.system, target, ts, event["end_time"]))
+        return records
+
+    def _health(self, event: Mapping[str, Any]) -> list[Record]:
+        state = self._system(event["system"])
+        state.health.update(event)
+        for ts in state.targets.values():
+            ts.strategy.observe(event)
+        return []
+
+    def _prediction(self, job: Job, target: str, ts: TargetState, stage: str, time: float,
+                    predicted: float, low: float, high: float) -> Record:
+        return {
+            "schema": "prediction/1", "job_id": job.job_id, "system": job.system, "target": target,
+            "stage": stage, "predicted": predicted, "low": low, "high": high,
+            "model": {"strategy": self.strategy, "version": ts.strategy.version,
+                      "regime": ts.strategy.regime},
+            "time": time,
+        }
+
+    def _metrics(self, system: str, target: str, ts: TargetState, time: float) -> Record:
+        errors = list(ts.errors)
+        return {
+            "schema": "model-metrics/1", "system": system, "target": target, "strategy": self.strategy,
+            "time": time, "n": ts.n_scored, "window": len(errors),
+            "mean_abs_log10": sum(errors) / len(errors), "median_abs_log10": median(errors),
+            "buffer_size": ts.strategy.buffer_size,
+        }

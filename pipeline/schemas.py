@@ -1,0 +1,85 @@
+"""The topic contracts of ``topics/``, loaded once and compiled into validators.
+
+Every message carries ``"schema": "<kind>/<version>"``; :func:`validate` checks it against
+``topics/<kind>.schema.json``. Nothing in the code restates a schema by hand.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import fastjsonschema
+import yaml
+
+
+class InvalidEvent(ValueError):
+    """An event that breaks its contract; ``reason`` says how, ``field`` where (if known)."""
+
+    def __init__(self, reason: str, field: str | None = None):
+        super().__init__(f"{field}: {reason}" if field else reason)
+        self.reason = reason
+        self.field = field
+
+
+def topics_dir() -> Path:
+    """Where the contracts live: inside the installed package, else at the repository root."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "topics", here.parent / "topics"):
+        if (candidate / "topics.yaml").is_file():
+            return candidate
+    raise FileNotFoundError("topics/ with topics.yaml not found beside the pipeline package")
+
+
+@functools.cache
+def schema(kind: str) -> dict[str, Any]:
+    """The JSON Schema of a message kind such as ``job-submission``."""
+    path = topics_dir() / f"{kind}.schema.json"
+    if not path.is_file():
+        raise KeyError(kind)
+    return json.loads(path.read_text())
+
+
+@functools.cache
+def _validator(kind: str) -> Callable[[Any], Any]:
+    return fastjsonschema.compile(schema(kind))
+
+
+@functools.cache
+def topics() -> dict[str, dict[str, Any]]:
+    """topics.yaml: topic name -> declaration (kinds, partitions, config)."""
+    return yaml.safe_load((topics_dir() / "topics.yaml").read_text())["topics"]
+
+
+def kind_of(event: Mapping[str, Any]) -> str:
+    """The kind named by an event's ``schema`` field, e.g. ``job-completion``."""
+    tag = event.get("schema") if isinstance(event, Mapping) else None
+    if not isinstance(tag, str) or "/" not in tag:
+        raise InvalidEvent("missing or malformed 'schema' tag (want '<kind>/<version>')", "schema")
+    return tag.split("/", 1)[0]
+
+
+def validate(event: Any) -> str:
+    """Check ``event`` against the schema its tag names and return its kind.
+
+    >>> validate({"schema": "job-submission/1", "job_id": "1", "system": "a", "time": 0})
+    'job-submission'
+    """
+    kind = kind_of(event)
+    try:
+        check = _validator(kind)
+    except KeyError:
+        raise InvalidEvent(f"unknown schema {event['schema']!r}", "schema") from None
+    expected = schema(kind)["properties"]["schema"]["const"]
+    if event["schema"] != expected:
+        raise InvalidEvent(f"unknown schema version {event['schema']!r} (this build reads {expected!r})",
+                           "schema")
+    try:
+        check(event)
+    except fastjsonschema.JsonSchemaValueException as error:
+        field = ".".join(str(p) for p in error.path[1:]) or None
+        raise InvalidEvent(error.message.replace("data.", "", 1), field) from None
+    return kind

@@ -1,0 +1,62 @@
+"""Shared fixtures: where the real data lives, and small slices of it.
+
+The real traces are read from ``../shared/data`` (or ``PERFSTREAM_DATA``); they are never copied into
+the repository. When the folder is missing the tests fail: a skipped data test is not a passing one.
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("PERFSTREAM_DATA", REPO.parent / "shared" / "data")).resolve()
+
+
+@pytest.fixture(scope="session")
+def data() -> Path:
+    folder = data_dir()
+    if not (folder / "traces").is_dir() or not (folder / "tokio").is_dir():
+        pytest.fail(f"real data not found at {folder} (set PERFSTREAM_DATA): these tests must not be skipped")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def sp2(data: Path) -> Path:
+    return data / "traces" / "SDSC-SP2-1998-4.2-cln.swf.gz"
+
+
+@pytest.fixture(scope="session")
+def cori(data: Path) -> Path:
+    return data / "tokio" / "cori-summaries_2017-02-14-2018-02-15.csv.gz"
+
+
+def head(path: Path, lines: int) -> list[str]:
+    """The first ``lines`` lines of a gzip text file."""
+    with gzip.open(path, "rt") as text:
+        return list(itertools.islice(text, lines))
+
+
+@pytest.fixture
+def swf_slice(sp2: Path, tmp_path: Path) -> Path:
+    """The SDSC-SP2 header and its first ~2,000 jobs, as a plain .swf file."""
+    lines = head(sp2, 2100)
+    path = tmp_path / "SDSC-SP2-1998-4.2-cln.swf"
+    path.write_text("".join(lines))
+    return path
+
+
+@pytest.fixture
+def cori_slice(cori: Path, tmp_path: Path) -> Path:
+    """The Cori header and its first 600 jobs, gzip-compressed like the original."""
+    path = tmp_path / "cori-slice.csv.gz"
+    with gzip.open(path, "wt") as out:
+        out.writelines(head(cori, 601))
+    return path

@@ -1,0 +1,70 @@
+"""The comparison report: layout other tools read, and what its numbers must satisfy."""
+
+import pytest
+
+from pipeline.evaluation.compare import compare
+from pipeline.evaluation.tasks import make_tasks, parse_tasks, task_of
+from pipeline.sources.synthetic import SyntheticCluster
+from pipeline.sources.tokio import TokioSource
+
+
+def test_task_spec_is_a_count_or_dates():
+    assert parse_tasks("4") == 4
+    assert parse_tasks("2017-03-24,2017-08-10") == [1490313600.0, 1502323200.0]
+    with pytest.raises(ValueError, match="neither a count nor a YYYY-MM-DD date"):
+        parse_tasks("spring")
+    with pytest.raises(ValueError, match="increasing"):
+        parse_tasks("2017-08-10,2017-03-24")
+
+
+def test_equal_slices_cover_the_range_and_dates_must_fall_inside():
+    tasks = make_tasks([0.0, 50.0, 100.0], 4)
+    assert [(t.start, t.end) for t in tasks] == [(0, 25), (25, 50), (50, 75), (75, 100)]
+    assert task_of(100.0, tasks) == 3 and task_of(25.0, tasks) == 1
+    with pytest.raises(ValueError, match="inside the data"):
+        make_tasks([0.0, 100.0], [200.0])
+
+
+@pytest.fixture(scope="module")
+def synthetic_report():
+    events = list(SyntheticCluster(8000, seed=4))
+    return compare(events, "runtime_s", ["last2", "median", "naive"], 3, seed=4, progress=False)[0]
+
+
+def test_report_has_the_documented_layout(synthetic_report):
+    assert {"source", "target", "seed", "tasks", "strategies"} <= set(synthetic_report)
+    assert set(synthetic_report["tasks"][0]) == {"start", "end", "n_stream", "n_test"}
+    for summary in synthetic_report["strategies"].values():
+        assert set(summary["prequential"]) >= {"n", "mean_abs_log10", "median_abs_log10", "aa",
+                                               "underestimation_rate"}
+        assert {"R", "whole_sequence_error", "bwt", "improvement_vs_naive", "events_per_second"} <= set(summary)
+        assert len(summary["R"]) == 3 and all(len(row) == 3 for row in summary["R"])
+
+
+def test_strategies_are_reported_in_the_order_asked(synthetic_report):
+    assert list(synthetic_report["strategies"]) == ["last2", "median", "naive"]
+
+
+def test_improvement_vs_naive_is_naives_whole_sequence_error_over_the_strategys(synthetic_report):
+    s = synthetic_report["strategies"]
+    assert s["naive"]["improvement_vs_naive"] == pytest.approx(1.0)
+    assert s["median"]["improvement_vs_naive"] == pytest.approx(
+        s["naive"]["whole_sequence_error"] / s["median"]["whole_sequence_error"])
+
+
+def test_naive_is_run_as_the_reference_even_when_not_asked_for():
+    events = list(SyntheticCluster(3000, seed=1))
+    report = compare(events, "runtime_s", ["median"], 2, progress=False)[0]
+    assert list(report["strategies"]) == ["median"]
+    assert report["strategies"]["median"]["improvement_vs_naive"] is not None
+
+
+def test_a_real_slice_replays_end_to_end(cori_slice):
+    """Cori I/O throughput through every baseline: numbers exist and learning beats a constant."""
+    events = list(TokioSource(cori_slice))
+    report = compare(events, "io_throughput_mibps", ["naive", "frozen", "median", "last2", "cumulative"], 2,
+                     seed=0, progress=False)[0]
+    s = report["strategies"]
+    assert sum(t["n_stream"] + t["n_test"] for t in report["tasks"]) == 600
+    assert s["naive"]["prequential"]["n"] == sum(t["n_stream"] for t in report["tasks"])
+    assert s["naive"]["prequential"]["median_abs_log10"] < s["median"]["prequential"]["median_abs_log10"]

@@ -1,0 +1,115 @@
+"""The pure core: records out for events in, typed errors for bad events, bounded state."""
+
+import copy
+import pickle
+
+import pytest
+
+from pipeline.processor import Processor
+from pipeline.schemas import InvalidEvent, validate
+
+JOB = {"job_id": "1", "system": "sp2", "time": 1000.0, "user": "u1", "app": "a", "requested_walltime_s": 600}
+SUBMISSION = {"schema": "job-submission/1", **JOB}
+COMPLETION = {"schema": "job-completion/1", **JOB, "start_time": 1010.0, "end_time": 1070.0,
+              "status": "completed", "outcome": {"runtime_s": 60.0, "io_throughput_mibps": 5.0}}
+HEALTH = {"schema": "node-health/1", "system": "sp2", "component": "scratch", "component_type": "file-system",
+          "time": 1005.0, "status": "degraded", "metrics": {"full_pct": 91.0}}
+
+
+def test_a_submission_gets_one_valid_prediction_per_target():
+    records = Processor("last2", ("runtime_s", "io_throughput_mibps")).handle(SUBMISSION)
+    assert [r["target"] for r in records] == ["runtime_s", "io_throughput_mibps"]
+    for record in records:
+        validate(record)
+        assert record["stage"] == "submission" and record["low"] <= record["predicted"] <= record["high"]
+
+
+def test_a_completion_is_scored_with_the_prediction_made_at_submission():
+    processor = Processor("last2")
+    predicted = processor.handle(SUBMISSION)[0]["predicted"]
+    (record,) = processor.handle(COMPLETION)
+    validate(record)
+    assert record["stage"] == "completion" and record["predicted"] == predicted == 600
+    assert record["observed"] == 60.0 and record["error"] == pytest.approx(1.0)
+
+
+def test_a_completion_without_its_submission_is_predicted_before_it_is_learned():
+    (record,) = Processor("last2").handle(COMPLETION)
+    assert record["predicted"] == 600  # the request: nothing learned yet
+
+
+def test_learning_happens_at_completion_only():
+    processor = Processor("last2")
+    processor.handle(SUBMISSION)
+    second = {**SUBMISSION, "job_id": "2", "time": 1001.0}
+    assert processor.handle(second)[0]["predicted"] == 600
+    processor.handle(COMPLETION)
+    third = {**SUBMISSION, "job_id": "3", "time": 1100.0}
+    assert processor.handle(third)[0]["predicted"] == 60
+
+
+def test_invalid_event_raises_with_a_reason_and_changes_nothing():
+    processor = Processor("last2")
+    processor.handle(SUBMISSION)
+    before = pickle.dumps(processor)
+    with pytest.raises(InvalidEvent) as error:
+        processor.handle({**COMPLETION, "outcome": {"runtime_s": -1}})
+    assert error.value.field == "outcome.runtime_s"
+    assert pickle.dumps(processor) == before
+
+
+def test_completion_without_a_known_target_is_invalid():
+    processor = Processor("last2", ("runtime_s",))
+    with pytest.raises(InvalidEvent, match="no outcome for any target"):
+        processor.handle({**COMPLETION, "outcome": {"energy_j": 5.0}})
+
+
+def test_output_kinds_are_not_accepted_as_input():
+    record = Processor("last2").handle(SUBMISSION)[0]
+    with pytest.raises(InvalidEvent, match="output kind"):
+        Processor("last2").handle(record)
+
+
+def test_health_events_become_features_of_later_jobs():
+    processor = Processor("naive")
+    processor.handle(HEALTH)
+    assert processor.systems["sp2"].health.snapshot() == {"health.scratch.not_ok": 1.0,
+                                                          "health.scratch.full_pct": 91.0}
+
+
+def test_model_metrics_are_emitted_every_n_completions():
+    processor = Processor("last2", metrics_every=3)
+    kinds = []
+    for i in range(6):
+        kinds += [r["schema"] for r in processor.handle({**COMPLETION, "job_id": str(i)})]
+    metrics = [k for k in kinds if k == "model-metrics/1"]
+    assert len(metrics) == 2
+
+
+def test_model_metrics_records_are_valid():
+    processor = Processor("last2", metrics_every=1)
+    metrics = [r for r in processor.handle(COMPLETION) if r["schema"] == "model-metrics/1"]
+    validate(metrics[0])
+    assert metrics[0]["n"] == 1 and metrics[0]["mean_abs_log10"] == pytest.approx(1.0)
+
+
+def test_pending_predictions_are_bounded():
+    processor = Processor("last2", max_pending=10)
+    for i in range(50):
+        processor.handle({**SUBMISSION, "job_id": str(i)})
+    assert len(processor.systems["sp2"].pending) == 10
+
+
+def test_systems_learn_separately():
+    processor = Processor("last2")
+    processor.handle(COMPLETION)
+    other = {**SUBMISSION, "system": "blue", "time": 2000.0}
+    assert processor.handle(other)[0]["predicted"] == 600
+
+
+def test_predict_many_neither_learns_nor_remembers():
+    processor = Processor("naive")
+    processor.handle(COMPLETION)
+    before = pickle.dumps(processor)
+    processor.predict_many([copy.deepcopy(SUBMISSION)] * 3, "runtime_s")
+    assert pickle.dumps(processor) == before

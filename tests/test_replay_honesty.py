@@ -1,0 +1,80 @@
+"""The replay must never let a prediction see a label from its future, nor learn held-out jobs."""
+
+from typing import ClassVar
+
+import pytest
+
+from pipeline.evaluation.protocol import prepare, run_strategy
+from pipeline.learning import registry
+from pipeline.learning.baselines import Last2
+from pipeline.sources.swf import SwfSource
+from pipeline.sources.synthetic import SyntheticCluster
+from pipeline.sources.timeline import event_time
+
+
+class Spy(Last2):
+    """last2 that notes, for each stream prediction, the latest end time among the labels it learned.
+
+    Held-out scoring (``predict_many``) is the protocol's own look at the model after a task and is
+    not a stream prediction, so it is not checked.
+    """
+
+    name = "spy"
+    end_times: ClassVar[dict[str, float]] = {}
+    last: ClassVar["Spy | None"] = None
+
+    def __init__(self, context):
+        super().__init__(context)
+        self.learned, self.checks, self.latest_label = set(), [], float("-inf")
+        Spy.last = self
+
+    def predict_one(self, job):
+        self.checks.append((job.time, self.latest_label))
+        return super().predict_one(job)
+
+    def predict_many(self, jobs):
+        return [super(Spy, self).predict_one(job) for job in jobs]
+
+    def learn_one(self, job, y):
+        self.learned.add(job.job_id)
+        self.latest_label = max(self.latest_label, Spy.end_times[job.job_id])
+        super().learn_one(job, y)
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    monkeypatch.setitem(registry.STRATEGIES, "spy", Spy)
+    return Spy
+
+
+def _run(events, tasks, spy):
+    spy.end_times = {e["job_id"]: e["end_time"] for e in events if e["schema"] == "job-completion/1"}
+    workload = prepare(events, "runtime_s", tasks, seed=1)
+    run_strategy(workload, "spy", seed=1)
+    return workload, spy.last
+
+
+def test_no_prediction_sees_a_label_from_its_future(swf_slice, spy):
+    _, run = _run(list(SwfSource(swf_slice)), 3, spy)
+    assert any(latest > float("-inf") for _, latest in run.checks), "predictions came after some learning"
+    leaks = [(t, latest) for t, latest in run.checks if latest > t]
+    assert not leaks, f"{len(leaks)} predictions saw labels from their future, e.g. {leaks[:3]}"
+
+
+def test_a_replay_that_leaks_labels_is_caught(swf_slice, spy):
+    """The check above can fail: put every completion first and it does."""
+    events = sorted(SwfSource(swf_slice), key=lambda e: (e["schema"] != "job-completion/1", event_time(e)))
+    _, run = _run(events, 1, spy)
+    assert any(latest > t for t, latest in run.checks)
+
+
+def test_held_out_jobs_are_never_learned(spy):
+    workload, run = _run(list(SyntheticCluster(6000, seed=5)), 4, spy)
+    held_out_ids = {job_id for _, job_id in workload.held_out}
+    assert held_out_ids and not (run.learned & held_out_ids)
+
+
+def test_held_out_share_is_a_fifth_of_each_task():
+    workload = prepare(list(SyntheticCluster(6000, seed=5)), "runtime_s", 4, seed=2)
+    for stream, test in zip(workload.n_stream, workload.test_jobs, strict=True):
+        assert abs(len(test) / (stream + len(test)) - 0.2) < 0.01
