@@ -57,9 +57,10 @@ def plot_task_matrices(report: dict[str, Any], path: str | Path) -> Path:
     matrices = [np.array(report["strategies"][n]["R"], dtype=float) for n in names]
     top = np.nanmax([np.nanmax(m) for m in matrices])
     for ax, name, matrix in zip(axes[0], names, matrices, strict=True):
-        ax.imshow(matrix, vmin=0, vmax=top, cmap="viridis_r")
+        ax.imshow(matrix, vmin=0, vmax=top, cmap="Blues")
         for (i, j), value in np.ndenumerate(matrix):
-            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7, color="white")
+            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
+                    color="white" if value > 0.6 * top else "black")
         ax.set_title(f"{name}\nwhole-seq {report['strategies'][name]['whole_sequence_error'] or 0:.3f}", fontsize=9)
         ax.set_xlabel("test task j")
         ax.set_ylabel("after task i")

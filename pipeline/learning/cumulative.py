@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
 
 from pipeline.learning.baselines import RunningMedian
-from pipeline.learning.features import categorical_features, numeric_features
+from pipeline.learning.features import categorical_features, health_features, numeric_features
 from pipeline.learning.job import Job
 from pipeline.learning.strategy import Strategy, StrategyContext
 
@@ -44,7 +44,7 @@ class Cumulative(Strategy):
         self.seed = context.seed
 
     def _row(self, job: Job, grow: bool) -> dict[int, float]:
-        values: dict[str, float] = dict(numeric_features(job))
+        values: dict[str, float] = {**numeric_features(job), **health_features(job)}
         for key, value in categorical_features(job).items():
             codes = self.codes.setdefault(key, {}) if grow else self.codes.get(key, {})
             if grow:

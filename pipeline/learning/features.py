@@ -22,7 +22,7 @@ def _signed_log(value: float) -> float:
 
 
 def numeric_features(job: Job) -> dict[str, float]:
-    """Log-scaled request sizes, other numeric features and the health snapshot."""
+    """Log-scaled request sizes and other numeric features of the request (to be standardized)."""
     x: dict[str, float] = {}
     if job.requested_walltime_s:
         x["log_requested_walltime"] = math.log10(job.requested_walltime_s)
@@ -33,9 +33,17 @@ def numeric_features(job: Job) -> dict[str, float]:
     for key, value in job.features.items():
         if not isinstance(value, str):
             x[f"log_{key}"] = _signed_log(float(value))
-    for key, value in job.health.items():
-        x[key] = float(value)
     return x
+
+
+def health_features(job: Job) -> dict[str, float]:
+    """The health snapshot on fixed, bounded scales: shares in [0, 1], counts as log10(1 + n).
+
+    Not standardized on purpose: a health metric that barely moved while a model learned (Cori's
+    file system sat at 37% full for weeks, then filled to 70%) would become a 10-sigma input
+    later, and a linear model extrapolating on it predicted I/O 1000x too low.
+    """
+    return {key: value / 100.0 if key.endswith("_pct") else _signed_log(value) for key, value in job.health.items()}
 
 
 def categorical_features(job: Job) -> dict[str, str]:

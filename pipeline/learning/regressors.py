@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from river import linear_model, optim, preprocessing
 
-from pipeline.learning.features import numeric_features, one_hot
+from pipeline.learning.features import health_features, numeric_features, one_hot
 from pipeline.learning.job import Job
 
 
@@ -48,6 +48,7 @@ class LogLinearRegressor:
         if learn:
             self.scaler.learn_one(numeric)
         x = self.scaler.transform_one(numeric)
+        x.update(health_features(job))
         x.update(one_hot(job))
         return x
 
