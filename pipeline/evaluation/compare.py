@@ -40,7 +40,7 @@ def compare(events: Sequence[Event], target: str, strategies: Sequence[str], tas
     workload = prepare(events, target, task_spec, seed)
     runs: dict[str, StrategyRun] = {}
     with tqdm(total=len(workload.events) * len(to_run), unit="ev", unit_scale=True,
-              disable=not progress, desc="evaluating") as bar:
+              disable=None if progress else True, desc="evaluating") as bar:
         for name in to_run:
             bar.set_postfix_str(name)
             runs[name] = run_strategy(workload, name, seed, bar.update)
