@@ -1,0 +1,60 @@
+import json
+
+import pytest
+
+from pipeline.sources.base import SourceError
+from pipeline.sources.jsonl import JsonlSource
+from pipeline.sources.synthetic import SyntheticCluster
+
+
+@pytest.fixture
+def events_file(tmp_path):
+    path = tmp_path / "events.jsonl"
+    events = list(SyntheticCluster(300, seed=2))
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    return path, events
+
+
+def test_round_trips_events_in_file_order(events_file):
+    path, events = events_file
+    source = JsonlSource(path)
+    assert list(source) == events
+    assert source.stats.jobs == 300
+
+
+def test_blank_lines_are_ignored(events_file):
+    path, events = events_file
+    path.write_text(path.read_text().replace("\n", "\n\n", 3))
+    assert list(JsonlSource(path)) == events
+
+
+def _break_line(path, number, text):
+    lines = path.read_text().splitlines(keepends=True)
+    lines[number - 1] = text
+    path.write_text("".join(lines))
+
+
+def test_broken_json_names_file_and_line(events_file):
+    path, _ = events_file
+    _break_line(path, 7, '{"schema": "job-submission/1", \n')
+    with pytest.raises(SourceError) as error:
+        list(JsonlSource(path))
+    assert (error.value.line, error.value.field) == (7, "json")
+    assert str(path) in str(error.value)
+
+
+def test_schema_violation_names_the_field(events_file):
+    path, events = events_file
+    bad = {**events[4], "num_procs": -3}
+    _break_line(path, 5, json.dumps(bad) + "\n")
+    with pytest.raises(SourceError) as error:
+        list(JsonlSource(path))
+    assert (error.value.line, error.value.field) == (5, "num_procs")
+
+
+def test_lenient_skips_and_counts_invalid_lines(events_file):
+    path, events = events_file
+    _break_line(path, 3, "not json\n")
+    source = JsonlSource(path, lenient=True)
+    assert len(list(source)) == len(events) - 1
+    assert source.stats.skipped["invalid: json"] == 1
