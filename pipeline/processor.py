@@ -14,6 +14,7 @@ from statistics import median
 from typing import Any
 
 from pipeline.health import HealthState
+from pipeline.learning.drift import Alarm, DriftMonitor
 from pipeline.learning.interval import ResidualInterval
 from pipeline.learning.job import Job
 from pipeline.learning.registry import make_strategy, resolve
@@ -35,6 +36,7 @@ class TargetState:
     """One system's model for one target, with its interval and recent errors."""
 
     strategy: Strategy
+    monitor: DriftMonitor = field(default_factory=DriftMonitor)
     interval: ResidualInterval = field(default_factory=ResidualInterval)
     errors: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
     n_scored: int = 0
@@ -161,6 +163,9 @@ class Processor:
             ts.interval.update(residual)
             ts.errors.append(abs(residual))
             ts.n_scored += 1
+            for alarm in ts.monitor.update(abs(residual), event["end_time"]):
+                ts.strategy.on_drift(alarm)
+                records.append(self._drift(job.system, target, alarm))
             if ts.n_scored % self.metrics_every == 0:
                 records.append(self._metrics(job.system, target, ts, event["end_time"]))
         return records
@@ -168,9 +173,16 @@ class Processor:
     def _health(self, event: Mapping[str, Any]) -> list[Record]:
         state = self._system(event["system"])
         state.health.update(event)
-        for ts in state.targets.values():
+        records = []
+        for target, ts in state.targets.items():
             ts.strategy.observe(event)
-        return []
+            if "change" in event:  # a known change point: announced, not detected
+                recent = list(ts.errors)[-100:]
+                level = sum(recent) / len(recent) if recent else 0.0
+                alarm = Alarm("known-change", ts.n_scored, event["time"], level, level)
+                ts.strategy.on_drift(alarm)
+                records.append(self._drift(event["system"], target, alarm))
+        return records
 
     def _prediction(self, job: Job, target: str, ts: TargetState, stage: str, time: float,
                     predicted: float, low: float, high: float) -> Record:
@@ -180,6 +192,13 @@ class Processor:
             "model": {"strategy": self.strategy, "version": ts.strategy.version,
                       "regime": ts.strategy.regime},
             "time": time,
+        }
+
+    def _drift(self, system: str, target: str, alarm: Alarm) -> Record:
+        return {
+            "schema": "drift-event/1", "system": system, "target": target, "detector": alarm.detector,
+            "position": alarm.position, "time": alarm.time, "error_before": alarm.error_before,
+            "error_after": alarm.error_after,
         }
 
     def _metrics(self, system: str, target: str, ts: TargetState, time: float) -> Record:

@@ -47,7 +47,9 @@ def test_learns_a_stationary_pattern(name):
     for job, y in stationary_jobs(3000):
         errors.append(abs(math.log10(strategy.predict_one(job) / y)))
         strategy.learn_one(job, y)
-    assert sum(errors[-500:]) / 500 < 0.5 * sum(errors[:100]) / 100
+    early, late = sum(errors[:100]) / 100, sum(errors[-500:]) / 500
+    # the noise is 0.05 in log10 (mean abs 0.04): a learner ends near it, and better than it began
+    assert late < 0.1 and late < early
 
 
 def test_frozen_stops_learning_after_the_first_task():

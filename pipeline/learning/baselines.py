@@ -16,13 +16,13 @@ from collections import deque
 from river import stats
 
 from pipeline.learning.job import Job
-from pipeline.learning.regressors import LogLinearRegressor
+from pipeline.learning.regressors import LogLinearRegressor, make_sample
 from pipeline.learning.strategy import Strategy, StrategyContext
 
 RUNTIME = "runtime_s"
 
 
-class _ObservedRange:
+class ObservedRange:
     """The range of log10 outcomes seen so far, widened by a margin, to clamp predictions.
 
     A linear model extrapolating from an unusual input must not predict a runtime of a century.
@@ -62,18 +62,18 @@ class Naive(Strategy):
     def __init__(self, context: StrategyContext):
         super().__init__(context)
         self.model = LogLinearRegressor()
-        self.range = _ObservedRange()
+        self.range = ObservedRange()
         self.n_learned = 0
 
     def predict_one(self, job: Job) -> float:
         if not self.n_learned:
             return cold_start(job, self.target)
-        return 10.0 ** self.range.clamp(self.model.predict_one(job))
+        return 10.0 ** self.range.clamp(self.model.predict(make_sample(job)))
 
     def learn_one(self, job: Job, y: float) -> None:
         log_y = math.log10(y)
         self.range.update(log_y)
-        self.model.learn_one(job, log_y)
+        self.model.learn(make_sample(job, log_y=log_y))
         self.n_learned += 1
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pipeline.learning.baselines import Frozen, Last2, Naive, RunningMedian
+from pipeline.learning.continual import DriftReset, HistoryLinear, Replay
+from pipeline.learning.selector import Selector
 from pipeline.learning.strategy import Strategy, StrategyContext
 
 
@@ -21,6 +23,10 @@ STRATEGIES: dict[str, Callable[[StrategyContext], Strategy]] = {
     "median": RunningMedian,
     "last2": Last2,
     "cumulative": _cumulative,
+    "history": HistoryLinear,
+    "replay": Replay,
+    "drift-reset": DriftReset,
+    "select": Selector,
 }
 
 # Strategies whose memory grows with the stream: for evaluation, never for the service.

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from pipeline.learning.drift import Alarm
 from pipeline.learning.job import Job
 
 
@@ -52,6 +53,9 @@ class Strategy(abc.ABC):
 
     def observe(self, event: Mapping[str, Any]) -> None:  # noqa: B027 - optional hook
         """See a node-health event (health state, known change points). Default: ignore."""
+
+    def on_drift(self, alarm: Alarm) -> None:  # noqa: B027 - optional hook
+        """React to a drift alarm or an announced change on this strategy's error stream."""
 
     @property
     def regime(self) -> str | None:

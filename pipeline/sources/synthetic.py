@@ -152,7 +152,7 @@ class SyntheticCluster:
         event: Event = {
             "schema": "node-health/1", "system": change.system, "component": change.component,
             "component_type": "file-system" if change.component == "fs" else "node-group",
-            "time": time, "status": change.status, "metrics": {"speed_factor": change.factor},
+            "time": time, "status": change.status,
         }
         if change.change_type is not None:
             event["change"] = {"type": change.change_type, "description": change.description}

@@ -1,0 +1,130 @@
+"""What the jobs that already completed say about the next one: per-user and per-application history.
+
+Runtime predictors that ignore a user's recent jobs lose to the last-two heuristic (Tsafrir et al.
+2007); history used honestly (updated only when a completion arrives) carries that signal into a
+model. Values are log10 outcomes, so they share the model's target scale.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+
+from pipeline.learning.job import Job
+
+
+@dataclass
+class _Record:
+    last: deque[float] = field(default_factory=lambda: deque(maxlen=2))
+    ewma: float = 0.0
+    ratio_ewma: float | None = None  # log10(outcome / requested walltime)
+    n: int = 0
+    by_request: OrderedDict[float, float] = field(default_factory=OrderedDict)
+    by_app: OrderedDict[str, float] = field(default_factory=OrderedDict)
+
+
+class History:
+    """Recent log10 outcomes per user and per application, with bounded memory.
+
+    Parameters
+    ----------
+    alpha
+        Weight of the newest outcome in the exponentially weighted means.
+    max_keys
+        Users (and applications) remembered; the least recently seen are forgotten beyond this.
+    requests_per_user
+        Distinct requested walltimes (and applications) remembered per user.
+
+    Examples
+    --------
+    >>> history = History()
+    >>> history.update(Job("1", "s", 0.0, user="u", requested_walltime_s=3600), 3.0)
+    >>> history.update(Job("2", "s", 0.0, user="u", requested_walltime_s=60), 1.0)
+    >>> x, flags = history.features(Job("3", "s", 0.0, user="u", requested_walltime_s=3600))
+    >>> x["h_user_last"], round(x["h_user_mean2"], 3), x["h_user_same_request"]
+    (1.0, 2.703, 3.0)
+    """
+
+    def __init__(self, alpha: float = 0.3, max_keys: int = 50_000, requests_per_user: int = 16):
+        self.alpha, self.max_keys, self.requests_per_user = alpha, max_keys, requests_per_user
+        self.users: OrderedDict[str | None, _Record] = OrderedDict()
+        self.apps: OrderedDict[str | None, _Record] = OrderedDict()
+
+    def features(self, job: Job) -> tuple[dict[str, float], dict[str, float]]:
+        """History values (log10 outcomes) and missing-value flags for ``job``. Pure."""
+        x: dict[str, float] = {}
+        flags: dict[str, float] = {}
+        user = self.users.get(job.user) if job.user is not None else None
+        if user is None:
+            flags["h_user_unknown"] = 1.0
+        else:
+            x["h_user_last"] = user.last[-1]
+            x["h_user_mean2"] = math.log10(sum(10.0**v for v in user.last) / len(user.last))
+            x["h_user_ewma"] = user.ewma
+            x["h_user_log_n"] = math.log10(1 + user.n)
+            if job.requested_walltime_s and user.ratio_ewma is not None:
+                x["h_user_ratio_request"] = math.log10(job.requested_walltime_s) + user.ratio_ewma
+            same = user.by_request.get(job.requested_walltime_s) if job.requested_walltime_s else None
+            if same is None:
+                flags["h_user_no_same_request"] = 1.0
+            else:
+                x["h_user_same_request"] = same
+            same_app = user.by_app.get(job.app) if job.app is not None else None
+            if same_app is not None:
+                x["h_user_same_app"] = same_app
+        app = self.apps.get(job.app) if job.app is not None else None
+        if app is None:
+            flags["h_app_unknown"] = 1.0
+        else:
+            x["h_app_ewma"] = app.ewma
+            x["h_app_last"] = app.last[-1]
+        return x, flags
+
+    def anchor(self, job: Job) -> float | None:
+        """The most specific history value for ``job`` (same user and request, else the user's last,
+        else the application's last), or ``None`` for a stranger. Pure.
+        """
+        user = self.users.get(job.user) if job.user is not None else None
+        if user is not None:
+            same = user.by_request.get(job.requested_walltime_s) if job.requested_walltime_s else None
+            return same if same is not None else user.last[-1]
+        app = self.apps.get(job.app) if job.app is not None else None
+        return app.last[-1] if app is not None else None
+
+    def update(self, job: Job, log_y: float) -> None:
+        """Record that ``job`` completed with ``log10(outcome) = log_y``."""
+        if job.user is not None:
+            user = self._touch(self.users, job.user)
+            if job.requested_walltime_s:
+                ratio = log_y - math.log10(job.requested_walltime_s)
+                user.ratio_ewma = ratio if user.ratio_ewma is None else self._mix(user.ratio_ewma, ratio)
+                user.by_request[job.requested_walltime_s] = log_y
+                user.by_request.move_to_end(job.requested_walltime_s)
+                if len(user.by_request) > self.requests_per_user:
+                    user.by_request.popitem(last=False)
+            if job.app is not None:
+                user.by_app[job.app] = log_y
+                user.by_app.move_to_end(job.app)
+                if len(user.by_app) > self.requests_per_user:
+                    user.by_app.popitem(last=False)
+            self._record(user, log_y)
+        if job.app is not None:
+            self._record(self._touch(self.apps, job.app), log_y)
+
+    def _touch(self, table: OrderedDict[str | None, _Record], key: str) -> _Record:
+        record = table.get(key)
+        if record is None:
+            record = table[key] = _Record()
+            if len(table) > self.max_keys:
+                table.popitem(last=False)
+        table.move_to_end(key)
+        return record
+
+    def _record(self, record: _Record, log_y: float) -> None:
+        record.ewma = log_y if not record.n else self._mix(record.ewma, log_y)
+        record.last.append(log_y)
+        record.n += 1
+
+    def _mix(self, old: float, new: float) -> float:
+        return (1 - self.alpha) * old + self.alpha * new

@@ -1,0 +1,124 @@
+"""``select``: several predictors, and for each user the one that has been right lately.
+
+Runtime predictors disagree in useful ways: the same user's last job with the same request is
+right to within a few percent for most repeated jobs and badly wrong for the rest; a model over job
+features and history is rarely exact and rarely far off. Tracking each predictor's recent error per
+user (an exponentially weighted mean of its |log10 ratio| on that user's completed jobs) and
+predicting with the best one gets the first's median and the second's mean. Users without a record
+of their own follow the predictor with the best recent error overall. The history model learns
+with experience replay, so the model behind the fallback does not forget old regimes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+from pipeline.learning.baselines import ObservedRange, cold_start
+from pipeline.learning.history import History
+from pipeline.learning.job import Job
+from pipeline.learning.regressors import LogLinearRegressor, Sample, make_sample
+from pipeline.learning.replay import ReservoirBuffer
+from pipeline.learning.strategy import Strategy, StrategyContext
+
+CANDIDATES = ("anchor", "same_app", "mean2", "model", "plain")
+
+
+class Selector(Strategy):
+    """Per-user choice among history heuristics and two online linear models, by recent error.
+
+    Parameters
+    ----------
+    fade
+        Weight of the newest error in each exponentially weighted error.
+    capacity, k
+        Replay reservoir size and replayed samples per new one for the history model.
+    max_users
+        Users whose errors are tracked (least recently seen forgotten beyond this).
+
+    Examples
+    --------
+    >>> selector = Selector(StrategyContext("runtime_s"))
+    >>> for i in range(300):
+    ...     selector.learn_one(Job(str(i), "s", i, user="u", requested_walltime_s=600), 60.0)
+    >>> round(selector.predict_one(Job("x", "s", 300, user="u", requested_walltime_s=600)))
+    60
+    """
+
+    name = "select"
+
+    def __init__(self, context: StrategyContext, fade: float = 0.3, capacity: int = 5000, k: int = 1,
+                 max_users: int = 50_000, cap: float = 0.3):
+        super().__init__(context)
+        self.history = History()
+        self.model = LogLinearRegressor(lr=0.002)
+        self.plain = LogLinearRegressor(lr=0.01)
+        self.buffer: ReservoirBuffer[Sample] = ReservoirBuffer(capacity, seed=context.seed)
+        self.range = ObservedRange()
+        self.fade, self.k, self.max_users, self.cap = fade, k, max_users, cap
+        self.user_errors: OrderedDict[str | None, dict[str, float]] = OrderedDict()
+        self.global_errors = dict.fromkeys(CANDIDATES, 1.0)
+        self.n_learned = 0
+
+    def _predictions(self, job: Job) -> dict[str, float]:
+        """Every candidate's log10 prediction for ``job``. Pure."""
+        fallback = math.log10(cold_start(job, self.target))
+        anchor = self.history.anchor(job)
+        anchor = fallback if anchor is None else anchor
+        values, _ = self.history.features(job)
+        residual = self._residual_sample(job, anchor)
+        return {
+            "anchor": anchor,
+            "same_app": values.get("h_user_same_app", anchor),
+            "mean2": values.get("h_user_mean2", anchor),
+            "model": anchor + self.model.predict(residual) if self.n_learned else anchor,
+            "plain": self.plain.predict(make_sample(job)) if self.n_learned else fallback,
+        }
+
+    def _residual_sample(self, job: Job, anchor: float, log_y: float = 0.0) -> Sample:
+        sample = make_sample(job, self.history, log_y - anchor)
+        for key in [k for k in sample.scaled if k.startswith("h_") and not k.endswith("_n")]:
+            sample.scaled[key] -= anchor
+        return sample
+
+    def _errors(self, job: Job) -> dict[str, float]:
+        return self.user_errors.get(job.user) or self.global_errors
+
+    def predict_one(self, job: Job) -> float:
+        predictions = self._predictions(job)
+        errors = self._errors(job)
+        best = min(CANDIDATES, key=errors.__getitem__)
+        log_y = predictions[best]
+        return 10.0 ** (self.range.clamp(log_y) if self.n_learned else log_y)
+
+    def learn_one(self, job: Job, y: float) -> None:
+        log_y = math.log10(y)
+        predictions = self._predictions(job)
+        self._track(job.user, {c: min(abs(p - log_y), self.cap) for c, p in predictions.items()})
+        anchor = predictions["anchor"]
+        sample = self._residual_sample(job, anchor, log_y)
+        self.model.learn(sample)
+        for old in self.buffer.sample(self.k):
+            self.model.learn(old, fit_scaler=False)
+        self.buffer.add(sample)
+        self.plain.learn(make_sample(job, log_y=log_y))
+        self.range.update(log_y)
+        self.history.update(job, log_y)
+        self.n_learned += 1
+
+    def _mix(self, old: dict[str, float], new: dict[str, float]) -> dict[str, float]:
+        return {c: (1 - self.fade) * old[c] + self.fade * e for c, e in new.items()}
+
+    def _track(self, user: str | None, errors: dict[str, float]) -> None:
+        self.global_errors = self._mix(self.global_errors, errors)
+        if user is None:
+            return
+        mine = self.user_errors.get(user)
+        self.user_errors[user] = dict(errors) if mine is None else self._mix(mine, errors)
+        self.user_errors.move_to_end(user)
+        if len(self.user_errors) > self.max_users:
+            self.user_errors.popitem(last=False)
+
+    @property
+    def buffer_size(self) -> int:
+        return len(self.buffer)
