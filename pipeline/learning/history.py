@@ -46,10 +46,28 @@ class History:
     (1.0, 2.703, 3.0)
     """
 
-    def __init__(self, alpha: float = 0.3, max_keys: int = 50_000, requests_per_user: int = 16):
+    def __init__(self, alpha: float = 0.3, max_keys: int = 50_000, requests_per_user: int = 16,
+                 signature_runs: int = 11):
         self.alpha, self.max_keys, self.requests_per_user = alpha, max_keys, requests_per_user
         self.users: OrderedDict[str | None, _Record] = OrderedDict()
         self.apps: OrderedDict[str | None, _Record] = OrderedDict()
+        self.signatures: OrderedDict[tuple, deque[float]] = OrderedDict()
+        self.signature_runs = signature_runs
+
+    @staticmethod
+    def signature(job: Job) -> tuple:
+        """What makes two jobs "the same job": who, what, how big, how long requested, and where."""
+        strings = tuple(sorted((k, v) for k, v in job.features.items() if isinstance(v, str)))
+        return job.user, job.app, job.requested_walltime_s, job.num_procs, strings
+
+    def signature_median(self, job: Job) -> float | None:
+        """Median log10 outcome of the last runs of the same job signature, if any. Pure."""
+        runs = self.signatures.get(self.signature(job))
+        if not runs:
+            return None
+        ordered = sorted(runs)
+        middle = len(ordered) // 2
+        return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
     def features(self, job: Job) -> tuple[dict[str, float], dict[str, float]]:
         """History values (log10 outcomes) and missing-value flags for ``job``. Pure."""
@@ -82,9 +100,15 @@ class History:
         return x, flags
 
     def anchor(self, job: Job) -> float | None:
-        """The most specific history value for ``job`` (same user and request, else the user's last,
-        else the application's last), or ``None`` for a stranger. Pure.
+        """The most specific history value for ``job``, or ``None`` for a stranger. Pure.
+
+        In order: the median of the last runs of the same signature (they survive in memory long
+        after the user moved on, so a job like an old one is still predicted like it), the user's
+        last job with the same request, the user's last job, the application's last job.
         """
+        signature = self.signature_median(job)
+        if signature is not None:
+            return signature
         user = self.users.get(job.user) if job.user is not None else None
         if user is not None:
             same = user.by_request.get(job.requested_walltime_s) if job.requested_walltime_s else None
@@ -94,6 +118,14 @@ class History:
 
     def update(self, job: Job, log_y: float) -> None:
         """Record that ``job`` completed with ``log10(outcome) = log_y``."""
+        key = self.signature(job)
+        runs = self.signatures.get(key)
+        if runs is None:
+            runs = self.signatures[key] = deque(maxlen=self.signature_runs)
+            if len(self.signatures) > self.max_keys:
+                self.signatures.popitem(last=False)
+        self.signatures.move_to_end(key)
+        runs.append(log_y)
         if job.user is not None:
             user = self._touch(self.users, job.user)
             if job.requested_walltime_s:

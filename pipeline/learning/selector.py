@@ -81,8 +81,13 @@ class Selector(Strategy):
             sample.scaled[key] -= anchor
         return sample
 
+    @staticmethod
+    def _who(job: Job) -> str | None:
+        """Whose record of errors guides the choice: the user's, else (no users, as on Cori) the app's."""
+        return job.user if job.user is not None else job.app
+
     def _errors(self, job: Job) -> dict[str, float]:
-        return self.user_errors.get(job.user) or self.global_errors
+        return self.user_errors.get(self._who(job)) or self.global_errors
 
     def predict_one(self, job: Job) -> float:
         predictions = self._predictions(job)
@@ -94,7 +99,7 @@ class Selector(Strategy):
     def learn_one(self, job: Job, y: float) -> None:
         log_y = math.log10(y)
         predictions = self._predictions(job)
-        self._track(job.user, {c: min(abs(p - log_y), self.cap) for c, p in predictions.items()})
+        self._track(self._who(job), {c: min(abs(p - log_y), self.cap) for c, p in predictions.items()})
         anchor = predictions["anchor"]
         sample = self._residual_sample(job, anchor, log_y)
         self.model.learn(sample)

@@ -1,0 +1,59 @@
+"""What each continual strategy adds to online fine-tuning."""
+
+import math
+
+from pipeline.learning.continual import DriftReset, Replay
+from pipeline.learning.drift import Alarm
+from pipeline.learning.job import Job
+from pipeline.learning.selector import Selector
+from pipeline.learning.strategy import StrategyContext
+
+
+def two_regimes(n):
+    """Application a takes 100 s for the first n jobs, then 1000 s for the next n."""
+    for i in range(2 * n):
+        yield Job(str(i), "s", float(i), app="a", user=f"u{i % 50}"), 100.0 if i < n else 1000.0
+
+
+def test_replay_memory_is_capped_however_long_the_stream():
+    replay = Replay(StrategyContext("runtime_s"), capacity=300, k=1)
+    for job, y in two_regimes(2000):
+        replay.learn_one(job, y)
+    assert replay.buffer_size == 300 and replay.buffer.seen == 4000
+
+
+def test_replay_relearns_k_remembered_samples_after_each_new_one():
+    replay = Replay(StrategyContext("runtime_s"), capacity=100, k=2)
+    learned = []
+    original = replay.model.learn
+    replay.model.learn = lambda sample, fit_scaler=True: learned.append(fit_scaler) or original(sample, fit_scaler)
+    for job, y in two_regimes(100):
+        replay.learn_one(job, y)
+    assert learned.count(True) == 200  # every new sample once, fitting the scaler
+    assert learned.count(False) == 2 * 199  # two replays after each, once the memory has anything
+
+
+def test_drift_reset_starts_a_new_model_on_an_announced_change():
+    strategy = DriftReset(StrategyContext("runtime_s"))
+    for job, y in two_regimes(500):
+        strategy.learn_one(job, y)
+    old_model = strategy.model
+    strategy.on_drift(Alarm("known-change", 1000, 0.0, 0.1, 0.1))
+    assert strategy.model is not old_model and strategy.version == 1
+
+
+def test_drift_reset_ignores_alarms_where_errors_fell():
+    strategy = DriftReset(StrategyContext("runtime_s"))
+    strategy.on_drift(Alarm("adwin", 10, 0.0, error_before=0.5, error_after=0.1))
+    assert strategy.version == 0
+
+
+def test_select_trusts_a_users_repeated_identical_jobs():
+    selector = Selector(StrategyContext("runtime_s"))
+    for i in range(200):  # a noisy population the models learn from
+        selector.learn_one(Job(str(i), "s", float(i), user=f"u{i % 20}", requested_walltime_s=3600),
+                           10.0 ** (1 + (i * 7919 % 100) / 33))
+    for i in range(5):  # one user repeats the same job
+        selector.learn_one(Job(f"r{i}", "s", 300.0 + i, user="repeat", requested_walltime_s=900), 123.0)
+    predicted = selector.predict_one(Job("next", "s", 400.0, user="repeat", requested_walltime_s=900))
+    assert abs(math.log10(predicted / 123.0)) < 0.01
