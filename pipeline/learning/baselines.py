@@ -16,7 +16,7 @@ from collections import deque
 from river import stats
 
 from pipeline.learning.job import Job
-from pipeline.learning.regressors import LogLinearRegressor, make_sample
+from pipeline.learning.regressors import LogLinearRegressor, Sample, make_sample
 from pipeline.learning.strategy import Strategy, StrategyContext
 
 RUNTIME = "runtime_s"
@@ -61,9 +61,13 @@ class Naive(Strategy):
 
     def __init__(self, context: StrategyContext):
         super().__init__(context)
-        self.model = LogLinearRegressor()
+        self.model = self.make_model(context)
         self.range = ObservedRange()
         self.n_learned = 0
+
+    def make_model(self, context: StrategyContext) -> LogLinearRegressor:
+        """The online model (subclasses bring their own, e.g. a neural network)."""
+        return LogLinearRegressor()
 
     def predict_one(self, job: Job) -> float:
         if not self.n_learned:
@@ -71,10 +75,14 @@ class Naive(Strategy):
         return 10.0 ** self.range.clamp(self.model.predict(make_sample(job)))
 
     def learn_one(self, job: Job, y: float) -> None:
-        log_y = math.log10(y)
-        self.range.update(log_y)
-        self.model.learn(make_sample(job, log_y=log_y))
+        sample = make_sample(job, log_y=math.log10(y))
+        self.learn_sample(sample)
+        self.range.update(sample.log_y)
         self.n_learned += 1
+
+    def learn_sample(self, sample: Sample) -> None:
+        """Learn one new sample (subclasses add replay)."""
+        self.model.learn(sample)
 
 
 class Frozen(Naive):

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from pipeline.learning.baselines import Frozen, Last2, Naive, RunningMedian
 from pipeline.learning.continual import DriftReset, HistoryLinear, Replay
+from pipeline.learning.mlp import MLPNaive, MLPReplay
 from pipeline.learning.selector import Selector
 from pipeline.learning.strategy import Strategy, StrategyContext
 
@@ -27,6 +28,8 @@ STRATEGIES: dict[str, Callable[[StrategyContext], Strategy]] = {
     "replay": Replay,
     "drift-reset": DriftReset,
     "select": Selector,
+    "mlp": MLPNaive,
+    "mlp-replay": MLPReplay,
 }
 
 # Strategies whose memory grows with the stream: for evaluation, never for the service.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Hashable
 
 from pipeline.learning.baselines import ObservedRange, cold_start
 from pipeline.learning.history import History
@@ -81,13 +82,17 @@ class Selector(Strategy):
             sample.scaled[key] -= anchor
         return sample
 
-    @staticmethod
-    def _who(job: Job) -> str | None:
-        """Whose record of errors guides the choice: the user's, else (no users, as on Cori) the app's."""
-        return job.user if job.user is not None else job.app
+    def _records(self, job: Job) -> tuple[Hashable, Hashable]:
+        """Whose records of errors guide the choice, most specific first: the job's signature, then
+        its user (or, where there are no users, as on Cori, its application)."""
+        return History.signature(job), job.user if job.user is not None else job.app
 
     def _errors(self, job: Job) -> dict[str, float]:
-        return self.user_errors.get(self._who(job)) or self.global_errors
+        for key in self._records(job):
+            record = self.user_errors.get(key)
+            if record is not None:
+                return record
+        return self.global_errors
 
     def predict_one(self, job: Job) -> float:
         predictions = self._predictions(job)
@@ -99,7 +104,7 @@ class Selector(Strategy):
     def learn_one(self, job: Job, y: float) -> None:
         log_y = math.log10(y)
         predictions = self._predictions(job)
-        self._track(self._who(job), {c: min(abs(p - log_y), self.cap) for c, p in predictions.items()})
+        self._track(self._records(job), {c: min(abs(p - log_y), self.cap) for c, p in predictions.items()})
         anchor = predictions["anchor"]
         sample = self._residual_sample(job, anchor, log_y)
         self.model.learn(sample)
@@ -114,15 +119,16 @@ class Selector(Strategy):
     def _mix(self, old: dict[str, float], new: dict[str, float]) -> dict[str, float]:
         return {c: (1 - self.fade) * old[c] + self.fade * e for c, e in new.items()}
 
-    def _track(self, user: str | None, errors: dict[str, float]) -> None:
+    def _track(self, keys: tuple[Hashable, ...], errors: dict[str, float]) -> None:
         self.global_errors = self._mix(self.global_errors, errors)
-        if user is None:
-            return
-        mine = self.user_errors.get(user)
-        self.user_errors[user] = dict(errors) if mine is None else self._mix(mine, errors)
-        self.user_errors.move_to_end(user)
-        if len(self.user_errors) > self.max_users:
-            self.user_errors.popitem(last=False)
+        for key in keys:
+            if key is None:
+                continue
+            mine = self.user_errors.get(key)
+            self.user_errors[key] = dict(errors) if mine is None else self._mix(mine, errors)
+            self.user_errors.move_to_end(key)
+            if len(self.user_errors) > self.max_users:
+                self.user_errors.popitem(last=False)
 
     @property
     def buffer_size(self) -> int:
