@@ -18,7 +18,7 @@ from pipeline.learning.baselines import ObservedRange, cold_start
 from pipeline.learning.drift import Alarm
 from pipeline.learning.history import History
 from pipeline.learning.job import Job
-from pipeline.learning.regressors import LogLinearRegressor, Sample, make_sample
+from pipeline.learning.regressors import LogLinearRegressor, Sample, anchored_sample
 from pipeline.learning.replay import ReservoirBuffer
 from pipeline.learning.strategy import Strategy, StrategyContext
 
@@ -46,15 +46,11 @@ class HistoryLinear(Strategy):
         self.n_learned = 0
 
     def _anchor(self, job: Job) -> float:
-        anchor = self.history.anchor(job)
-        return anchor if anchor is not None else math.log10(cold_start(job, self.target))
+        return self.history.anchor_or(job, math.log10(cold_start(job, self.target)))
 
     def sample(self, job: Job, anchor: float, log_y: float = 0.0) -> Sample:
-        """The model inputs of ``job`` as history stands now; history values relative to the anchor."""
-        sample = make_sample(job, self.history, log_y - anchor)
-        for key in [k for k in sample.scaled if k.startswith("h_") and not k.endswith("_n")]:
-            sample.scaled[key] -= anchor
-        return sample
+        """The model inputs of ``job`` as history stands now, relative to the anchor."""
+        return anchored_sample(job, self.history, anchor, log_y)
 
     def predict_one(self, job: Job) -> float:
         anchor = self._anchor(job)

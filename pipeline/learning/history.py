@@ -116,6 +116,11 @@ class History:
         app = self.apps.get(job.app) if job.app is not None else None
         return app.last[-1] if app is not None else None
 
+    def anchor_or(self, job: Job, fallback: float) -> float:
+        """:meth:`anchor`, or ``fallback`` for a stranger."""
+        anchor = self.anchor(job)
+        return fallback if anchor is None else anchor
+
     def update(self, job: Job, log_y: float) -> None:
         """Record that ``job`` completed with ``log10(outcome) = log_y``."""
         key = self.signature(job)

@@ -18,7 +18,7 @@ from collections.abc import Hashable
 from pipeline.learning.baselines import ObservedRange, cold_start
 from pipeline.learning.history import History
 from pipeline.learning.job import Job
-from pipeline.learning.regressors import LogLinearRegressor, Sample, make_sample
+from pipeline.learning.regressors import LogLinearRegressor, Sample, anchored_sample, make_sample
 from pipeline.learning.replay import ReservoirBuffer
 from pipeline.learning.strategy import Strategy, StrategyContext
 
@@ -64,10 +64,9 @@ class Selector(Strategy):
     def _predictions(self, job: Job) -> dict[str, float]:
         """Every candidate's log10 prediction for ``job``. Pure."""
         fallback = math.log10(cold_start(job, self.target))
-        anchor = self.history.anchor(job)
-        anchor = fallback if anchor is None else anchor
+        anchor = self.history.anchor_or(job, fallback)
         values, _ = self.history.features(job)
-        residual = self._residual_sample(job, anchor)
+        residual = anchored_sample(job, self.history, anchor)
         return {
             "anchor": anchor,
             "same_app": values.get("h_user_same_app", anchor),
@@ -75,12 +74,6 @@ class Selector(Strategy):
             "model": anchor + self.model.predict(residual) if self.n_learned else anchor,
             "plain": self.plain.predict(make_sample(job)) if self.n_learned else fallback,
         }
-
-    def _residual_sample(self, job: Job, anchor: float, log_y: float = 0.0) -> Sample:
-        sample = make_sample(job, self.history, log_y - anchor)
-        for key in [k for k in sample.scaled if k.startswith("h_") and not k.endswith("_n")]:
-            sample.scaled[key] -= anchor
-        return sample
 
     def _records(self, job: Job) -> tuple[Hashable, Hashable]:
         """Whose records of errors guide the choice, most specific first: the job's signature, then
@@ -106,7 +99,7 @@ class Selector(Strategy):
         predictions = self._predictions(job)
         self._track(self._records(job), {c: min(abs(p - log_y), self.cap) for c, p in predictions.items()})
         anchor = predictions["anchor"]
-        sample = self._residual_sample(job, anchor, log_y)
+        sample = anchored_sample(job, self.history, anchor, log_y)
         self.model.learn(sample)
         for old in self.buffer.sample(self.k):
             self.model.learn(old, fit_scaler=False)
