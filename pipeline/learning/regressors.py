@@ -43,13 +43,16 @@ def make_sample(job: Job, history: History | None = None, log_y: float = 0.0) ->
     return Sample(scaled, fixed, log_y)
 
 
-def anchored_sample(job: Job, history: History, anchor: float, log_y: float = 0.0) -> Sample:
-    """Inputs relative to an anchor prediction (log10): the target and the history values become
+def anchored(sample: Sample, anchor: float, log_y: float = 0.0) -> Sample:
+    """``sample`` relative to an anchor prediction (log10): the target and the history values become
     offsets from it, so a model learns only the correction to the anchor."""
-    sample = make_sample(job, history, log_y - anchor)
-    for key in [k for k in sample.scaled if k.startswith("h_") and not k.endswith("_n")]:
-        sample.scaled[key] -= anchor
-    return sample
+    scaled = {k: v - anchor if k.startswith("h_") and not k.endswith("_n") else v for k, v in sample.scaled.items()}
+    return Sample(scaled, sample.fixed, log_y - anchor)
+
+
+def anchored_sample(job: Job, history: History, anchor: float, log_y: float = 0.0) -> Sample:
+    """The inputs of ``job`` with history, relative to ``anchor`` (see :func:`anchored`)."""
+    return anchored(make_sample(job, history), anchor, log_y)
 
 
 class LogLinearRegressor:

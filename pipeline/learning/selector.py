@@ -18,7 +18,7 @@ from collections.abc import Hashable
 from pipeline.learning.baselines import ObservedRange, cold_start
 from pipeline.learning.history import History
 from pipeline.learning.job import Job
-from pipeline.learning.regressors import LogLinearRegressor, Sample, anchored_sample, make_sample
+from pipeline.learning.regressors import LogLinearRegressor, Sample, anchored, make_sample
 from pipeline.learning.replay import ReservoirBuffer
 from pipeline.learning.strategy import Strategy, StrategyContext
 
@@ -61,19 +61,21 @@ class Selector(Strategy):
         self.global_errors = dict.fromkeys(CANDIDATES, 1.0)
         self.n_learned = 0
 
-    def _predictions(self, job: Job) -> dict[str, float]:
-        """Every candidate's log10 prediction for ``job``. Pure."""
+    def _predictions(self, job: Job) -> tuple[dict[str, float], Sample, Sample]:
+        """Every candidate's log10 prediction for ``job``, with the plain and the anchored inputs. Pure."""
         fallback = math.log10(cold_start(job, self.target))
         anchor = self.history.anchor_or(job, fallback)
-        values, _ = self.history.features(job)
-        residual = anchored_sample(job, self.history, anchor)
-        return {
+        values, flags = self.history.features(job)
+        plain = make_sample(job)
+        residual = anchored(Sample({**plain.scaled, **values}, {**plain.fixed, **flags}), anchor)
+        predictions = {
             "anchor": anchor,
             "same_app": values.get("h_user_same_app", anchor),
             "mean2": values.get("h_user_mean2", anchor),
             "model": anchor + self.model.predict(residual) if self.n_learned else anchor,
-            "plain": self.plain.predict(make_sample(job)) if self.n_learned else fallback,
+            "plain": self.plain.predict(plain) if self.n_learned else fallback,
         }
+        return predictions, plain, residual
 
     def _records(self, job: Job) -> tuple[Hashable, Hashable]:
         """Whose records of errors guide the choice, most specific first: the job's signature, then
@@ -88,7 +90,7 @@ class Selector(Strategy):
         return self.global_errors
 
     def predict_one(self, job: Job) -> float:
-        predictions = self._predictions(job)
+        predictions = self._predictions(job)[0]
         errors = self._errors(job)
         best = min(CANDIDATES, key=errors.__getitem__)
         log_y = predictions[best]
@@ -96,15 +98,14 @@ class Selector(Strategy):
 
     def learn_one(self, job: Job, y: float) -> None:
         log_y = math.log10(y)
-        predictions = self._predictions(job)
+        predictions, plain, residual = self._predictions(job)
         self._track(self._records(job), {c: min(abs(p - log_y), self.cap) for c, p in predictions.items()})
-        anchor = predictions["anchor"]
-        sample = anchored_sample(job, self.history, anchor, log_y)
+        sample = Sample(residual.scaled, residual.fixed, log_y - predictions["anchor"])
         self.model.learn(sample)
         for old in self.buffer.sample(self.k):
             self.model.learn(old, fit_scaler=False)
         self.buffer.add(sample)
-        self.plain.learn(make_sample(job, log_y=log_y))
+        self.plain.learn(Sample(plain.scaled, plain.fixed, log_y))
         self.range.update(log_y)
         self.history.update(job, log_y)
         self.n_learned += 1
