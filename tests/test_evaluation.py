@@ -68,3 +68,14 @@ def test_a_real_slice_replays_end_to_end(cori_slice):
     assert sum(t["n_stream"] + t["n_test"] for t in report["tasks"]) == 600
     assert s["naive"]["prequential"]["n"] == sum(t["n_stream"] for t in report["tasks"])
     assert s["naive"]["prequential"]["median_abs_log10"] < s["median"]["prequential"]["median_abs_log10"]
+
+
+def test_every_continual_strategy_replays_a_real_slice_end_to_end(cori_slice):
+    events = list(TokioSource(cori_slice))
+    continual = ["history", "replay", "drift-reset", "experts", "select", "mlp", "mlp-replay"]
+    report = compare(events, "io_throughput_mibps", ["median", *continual], 2, seed=1, progress=False)[0]
+    s = report["strategies"]
+    for name in continual:
+        assert s[name]["prequential"]["n"] == s["median"]["prequential"]["n"]
+        assert s[name]["prequential"]["median_abs_log10"] < s["median"]["prequential"]["median_abs_log10"], name
+        assert s[name]["whole_sequence_error"] < s["median"]["whole_sequence_error"], name
