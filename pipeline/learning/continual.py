@@ -117,12 +117,9 @@ class DriftReset(HistoryLinear):
         self.recent.append(sample)
 
     def on_drift(self, alarm: Alarm) -> None:
-        if alarm.detector != "known-change" and alarm.error_after <= alarm.error_before:
-            return  # errors fell: nothing to repair
-        self.model = LogLinearRegressor(self.lr)
-        for sample in self.recent:
-            self.model.learn(sample)
-        self.version += 1
+        if alarm.calls_for_a_new_model:
+            self.model = LogLinearRegressor.warm_started(self.recent, self.lr)
+            self.version += 1
 
     @property
     def buffer_size(self) -> int:

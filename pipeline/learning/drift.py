@@ -27,6 +27,11 @@ class Alarm:
     error_before: float
     error_after: float
 
+    @property
+    def calls_for_a_new_model(self) -> bool:
+        """An announced change, or a detected one that made errors worse (a fall needs no repair)."""
+        return self.detector == "known-change" or self.error_after > self.error_before
+
 
 class DriftMonitor:
     """ADWIN and two-sided Page-Hinkley over ``abs(log10(predicted / observed))``.

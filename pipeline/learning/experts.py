@@ -71,9 +71,6 @@ class Experts(Strategy):
     def _anchor(self, job: Job) -> float:
         return self.history.anchor_or(job, math.log10(cold_start(job, self.target)))
 
-    def _sample(self, job: Job, anchor: float, log_y: float = 0.0) -> Sample:
-        return anchored_sample(job, self.history, anchor, log_y)
-
     def _best(self) -> _Expert:
         return min(self.experts, key=lambda e: e.recent_error)
 
@@ -84,12 +81,12 @@ class Experts(Strategy):
         best = self._best()
         if not best.learned:
             return 10.0**anchor
-        return 10.0 ** self.range.clamp(anchor + best.model.predict(self._sample(job, anchor)))
+        return 10.0 ** self.range.clamp(anchor + best.model.predict(anchored_sample(job, self.history, anchor)))
 
     def learn_one(self, job: Job, y: float) -> None:
         log_y = math.log10(y)
         anchor = self._anchor(job)
-        sample = self._sample(job, anchor, log_y)
+        sample = anchored_sample(job, self.history, anchor, log_y)
         for expert in self.experts:
             guess = expert.model.predict(sample) if expert.learned else 0.0
             expert.recent_error += self.fade * (min(abs(guess - sample.log_y), 1.0) - expert.recent_error)
@@ -105,12 +102,10 @@ class Experts(Strategy):
         self.n_learned += 1
 
     def on_drift(self, alarm: Alarm) -> None:
-        if alarm.detector != "known-change" and alarm.error_after <= alarm.error_before:
-            return  # errors fell: the current expert is doing fine
-        newcomer = _Expert(max(e.regime for e in self.experts) + 1)
-        for sample in self.recent:
-            newcomer.model.learn(sample)
-            newcomer.learned += 1
+        if not alarm.calls_for_a_new_model:
+            return
+        newcomer = _Expert(max(e.regime for e in self.experts) + 1, LogLinearRegressor.warm_started(self.recent))
+        newcomer.learned = len(self.recent)
         newcomer.recent_error = 0.99 * self._best().recent_error  # takes over until it proves worse
         self.experts.append(newcomer)
         if len(self.experts) > self.max_experts:

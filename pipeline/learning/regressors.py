@@ -11,6 +11,7 @@ one-hot keys for 50k executables (SDSC-SP2) that made learning 70x slower (525 v
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from river import linear_model, optim, preprocessing
@@ -84,6 +85,14 @@ class LogLinearRegressor:
                 clip_gradient=10.0,
             )
         )
+
+    @classmethod
+    def warm_started(cls, samples: Iterable[Sample], lr: float = 0.002) -> LogLinearRegressor:
+        """A new model after one pass over ``samples`` (a new regime's recent jobs)."""
+        model = cls(lr)
+        for sample in samples:
+            model.learn(sample)
+        return model
 
     def _x(self, sample: Sample) -> dict[str, float]:
         x = self.scaler.transform_one(sample.scaled)
