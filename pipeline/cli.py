@@ -1,4 +1,4 @@
-"""The ``perfstream`` command line: demo, evaluate and replay.
+"""The ``perfstream`` command line: demo, evaluate, replay, and the Kafka worker, topics, publish, tail.
 
 Errors a user can cause (a missing file, a wrong kind, an unknown strategy, a malformed line) end
 with one line on stderr and exit status 2, never a traceback.
@@ -51,7 +51,52 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--out", required=True, help="output .jsonl of prediction and metrics records")
     replay.add_argument("--strategy", default="default")
     replay.add_argument("--targets", default=None, help="comma list (default as for evaluate)")
+    _kafka_commands(commands)
     return parser
+
+
+def _kafka_commands(commands) -> None:
+    from pipeline.service.config import add_kafka_arguments, env
+
+    worker = commands.add_parser("worker", help="the Kafka service: consume events, publish predictions")
+    add_kafka_arguments(worker)
+    worker.add_argument("--group", default=env("GROUP", "perfstream"), help="consumer group (PERFSTREAM_GROUP)")
+    worker.add_argument("--strategy", default=env("STRATEGY", "default"), help="(PERFSTREAM_STRATEGY)")
+    worker.add_argument("--targets", default=env("TARGETS", "runtime_s"), help="comma list (PERFSTREAM_TARGETS)")
+    worker.add_argument("--checkpoint-every-events", type=int, default=int(env("CHECKPOINT_EVERY_EVENTS", "50000")),
+                        help="per partition (PERFSTREAM_CHECKPOINT_EVERY_EVENTS, default 50000)")
+    worker.add_argument("--checkpoint-every-seconds", type=float,
+                        default=float(env("CHECKPOINT_EVERY_SECONDS", "60")),
+                        help="(PERFSTREAM_CHECKPOINT_EVERY_SECONDS, default 60)")
+    worker.add_argument("--checkpoint-key-file", default=env("CHECKPOINT_KEY_FILE"),
+                        help="file with the HMAC key (PERFSTREAM_CHECKPOINT_KEY_FILE); "
+                             "else the variable PERFSTREAM_CHECKPOINT_KEY")
+    worker.add_argument("--metrics-port", type=int, default=int(env("METRICS_PORT", "9108")),
+                        help="Prometheus endpoint port (PERFSTREAM_METRICS_PORT, default 9108)")
+    worker.add_argument("--metrics-address", default=env("METRICS_ADDRESS", "0.0.0.0"),
+                        help="bind address (PERFSTREAM_METRICS_ADDRESS, default 0.0.0.0)")
+    worker.add_argument("--max-wait", type=float, default=float(env("MAX_WAIT", "1.0")),
+                        help="seconds an event waits for a lagging input topic (PERFSTREAM_MAX_WAIT)")
+    worker.add_argument("--loglevel", default=env("LOGLEVEL", "info"))
+
+    topics = commands.add_parser("topics", help="create the topics of topics.yaml, or check the cluster's")
+    topics.add_argument("action", choices=("create", "check"))
+    add_kafka_arguments(topics)
+
+    publish = commands.add_parser("publish", help="replay a source into the input topics in time order")
+    _source_arguments(publish)
+    add_kafka_arguments(publish)
+    pace = publish.add_mutually_exclusive_group()
+    pace.add_argument("--speedup", type=float, help="replay at X times the events' own pace")
+    pace.add_argument("--rate", type=float, help="replay at N events per second")
+    publish.add_argument("--limit", type=int, help="stop after this many events")
+
+    tail = commands.add_parser("tail", help="print a topic's records as they arrive")
+    tail.add_argument("topic")
+    add_kafka_arguments(tail)
+    tail.add_argument("--system", help="only this system's records")
+    tail.add_argument("--from-beginning", action="store_true")
+    tail.add_argument("--idle-timeout", type=float, help="stop after this many seconds without a record")
 
 
 def _source_arguments(command: argparse.ArgumentParser) -> None:
@@ -132,19 +177,84 @@ def _replay(args: argparse.Namespace) -> None:
           f" (skipped: {dict(source.stats.skipped) or 'none'})")
 
 
+def _worker(args: argparse.Namespace) -> None:
+    from pipeline.learning.registry import resolve
+    from pipeline.service.app import run_worker
+    from pipeline.service.config import KafkaSettings, WorkerConfig
+
+    config = WorkerConfig(
+        KafkaSettings.from_args(args), _checkpoint_key(args.checkpoint_key_file), group=args.group,
+        strategy=resolve(args.strategy), targets=tuple(_csv(args.targets)),
+        checkpoint_every_events=args.checkpoint_every_events, checkpoint_every_s=args.checkpoint_every_seconds,
+        metrics_port=args.metrics_port, metrics_address=args.metrics_address, max_wait_s=args.max_wait)
+    run_worker(config, args.loglevel)
+
+
+def _checkpoint_key(path: str | None) -> bytes:
+    import os
+
+    key = Path(path).read_bytes().strip() if path else os.environ.get("PERFSTREAM_CHECKPOINT_KEY", "").encode()
+    if len(key) < 16:
+        raise ValueError("checkpoints need an HMAC key of at least 16 bytes: set PERFSTREAM_CHECKPOINT_KEY "
+                         "or --checkpoint-key-file (the same key on every worker of a group)")
+    return key
+
+
+def _topics(args: argparse.Namespace) -> None:
+    from pipeline.service.admin import check_topics, create_topics
+    from pipeline.service.config import KafkaSettings
+
+    settings = KafkaSettings.from_args(args)
+    if args.action == "create":
+        created, existing = create_topics(settings)
+        print(f"created: {', '.join(created) or 'none'}; already there: {', '.join(existing) or 'none'}")
+    drifts = check_topics(settings)
+    for drift in drifts:
+        print(f"drift: {drift}")
+    if drifts:
+        raise ValueError(f"{len(drifts)} difference(s) from topics.yaml")
+    print("topics match topics.yaml")
+
+
+def _publish(args: argparse.Namespace) -> None:
+    import itertools
+
+    from pipeline.service.config import KafkaSettings
+    from pipeline.service.tools import publish
+
+    source = open_source(args.source, args.kind, lenient=args.lenient, n_jobs=args.jobs)
+    events = itertools.islice(source, args.limit) if args.limit else source
+    sent = publish(events, KafkaSettings.from_args(args), speedup=args.speedup, rate=args.rate)
+    count = sum(1 for _ in tqdm(sent, desc="publishing", unit="ev", unit_scale=True,
+                                disable=True if args.quiet else None))
+    print(f"published {count} events from {Path(args.source).name} to {args.bootstrap}")
+
+
+def _tail(args: argparse.Namespace) -> None:
+    from pipeline.service.config import KafkaSettings
+    from pipeline.service.tools import tail
+
+    for record in tail(args.topic, KafkaSettings.from_args(args), system=args.system,
+                       from_beginning=args.from_beginning, idle_timeout_s=args.idle_timeout):
+        print(json.dumps(record), flush=True)
+
+
 def _command() -> str:
     return shlex.join(["perfstream", *sys.argv[1:]])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``perfstream`` console script."""
+    from kafka.errors import KafkaError
+
     from pipeline.learning.registry import UnknownStrategy
 
     args = _parser().parse_args(argv)
-    handlers = {"demo": _demo, "evaluate": _evaluate, "replay": _replay}
+    handlers = {"demo": _demo, "evaluate": _evaluate, "replay": _replay, "worker": _worker, "topics": _topics,
+                "publish": _publish, "tail": _tail}
     try:
         handlers[args.command](args)
-    except (OSError, SourceError, InvalidEvent, ValueError, UnknownStrategy) as error:
+    except (OSError, SourceError, InvalidEvent, ValueError, UnknownStrategy, KafkaError) as error:
         print(f"perfstream: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

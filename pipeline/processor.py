@@ -110,7 +110,7 @@ class Processor:
             return self._completion(event)
         if kind == "node-health":
             return self._health(event)
-        raise InvalidEvent(f"{kind} is an output kind, not an input", "schema")
+        raise InvalidEvent(f"{kind} is an output kind, not an input", "schema", "wrong-kind")
 
     def predict_many(self, events: Sequence[Mapping[str, Any]], target: str) -> list[float]:
         """Predictions of ``target`` for job events, without learning or remembering anything."""
@@ -144,7 +144,7 @@ class Processor:
         known = [t for t in self.targets if t in outcome]
         if not known:
             raise InvalidEvent(f"no outcome for any target this worker predicts ({', '.join(self.targets)})",
-                               "outcome")
+                               "outcome", "unknown-target")
         state = self._system(event["system"])
         job = Job.from_event(event, state.health.snapshot())
         records = []

@@ -17,12 +17,17 @@ import yaml
 
 
 class InvalidEvent(ValueError):
-    """An event that breaks its contract; ``reason`` says how, ``field`` where (if known)."""
+    """An event that breaks its contract; ``reason`` says how, ``field`` where (if known).
 
-    def __init__(self, reason: str, field: str | None = None):
+    ``code`` is a short category for counting (a dead letter's ``category``): ``schema-violation``,
+    ``unknown-schema``, ``unknown-version``, ``wrong-kind`` or ``unknown-target``.
+    """
+
+    def __init__(self, reason: str, field: str | None = None, code: str = "schema-violation"):
         super().__init__(f"{field}: {reason}" if field else reason)
         self.reason = reason
         self.field = field
+        self.code = code
 
 
 def topics_dir() -> Path:
@@ -58,7 +63,8 @@ def kind_of(event: Mapping[str, Any]) -> str:
     """The kind named by an event's ``schema`` field, e.g. ``job-completion``."""
     tag = event.get("schema") if isinstance(event, Mapping) else None
     if not isinstance(tag, str) or "/" not in tag:
-        raise InvalidEvent("missing or malformed 'schema' tag (want '<kind>/<version>')", "schema")
+        raise InvalidEvent("missing or malformed 'schema' tag (want '<kind>/<version>')", "schema",
+                           "unknown-schema")
     return tag.split("/", 1)[0]
 
 
@@ -72,14 +78,31 @@ def validate(event: Any) -> str:
     try:
         check = _validator(kind)
     except KeyError:
-        raise InvalidEvent(f"unknown schema {event['schema']!r}", "schema") from None
+        raise InvalidEvent(f"unknown schema {event['schema']!r}", "schema", "unknown-schema") from None
     expected = schema(kind)["properties"]["schema"]["const"]
     if event["schema"] != expected:
         raise InvalidEvent(f"unknown schema version {event['schema']!r} (this build reads {expected!r})",
-                           "schema")
+                           "schema", "unknown-version")
     try:
         check(event)
     except fastjsonschema.JsonSchemaValueException as error:
         field = ".".join(str(p) for p in error.path[1:]) or None
         raise InvalidEvent(error.message.replace("data.", "", 1), field) from None
     return kind
+
+
+def topics_by_direction(direction: str) -> list[str]:
+    """Topic names declared with this direction (``in``, ``out``, ``internal``), in declaration order."""
+    return [name for name, spec in topics().items() if spec["direction"] == direction]
+
+
+def topic_for(tag: str) -> str:
+    """The output topic that carries records tagged ``tag`` (e.g. ``prediction/1``).
+
+    >>> topic_for("drift-event/1")
+    'hpc.metrics'
+    """
+    for name in topics_by_direction("out"):
+        if tag in topics()[name]["kinds"]:
+            return name
+    raise KeyError(f"no output topic declared for {tag}")

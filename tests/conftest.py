@@ -60,3 +60,41 @@ def cori_slice(cori: Path, tmp_path: Path) -> Path:
     with gzip.open(path, "wt") as out:
         out.writelines(head(cori, 601))
     return path
+
+
+@pytest.fixture(scope="session")
+def bootstrap() -> str:
+    """A real Kafka broker for the session (see tests/kafka_support.py for where it comes from)."""
+    from kafka_support import shared_broker
+
+    address, stop = shared_broker()
+    yield address
+    if stop is not None:
+        stop()
+
+
+@pytest.fixture
+def kafka(bootstrap: str):
+    """Connection settings with topics of this test's own (a fresh prefix), created as topics.yaml declares."""
+    from kafka_support import fresh_settings
+
+    return fresh_settings(bootstrap)
+
+
+@pytest.fixture
+def workers(kafka, tmp_path):
+    """Start ``perfstream worker`` processes on the test's topics; all are stopped afterwards."""
+    from kafka_support import WorkerProcess
+
+    started = []
+
+    def start(group: str = "perfstream-test", *extra: str, settings=None) -> WorkerProcess:
+        worker = WorkerProcess(settings or kafka, group, list(extra)).start(tmp_path)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        if worker.process and worker.process.poll() is None:
+            worker.process.kill()
+            worker.process.wait(30)

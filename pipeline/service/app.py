@@ -1,0 +1,188 @@
+"""``perfstream worker``: the faust-streaming app around the shared Processor, top to bottom.
+
+One agent consumes the three input topics (co-partitioned, keyed by system) in batches, without
+acknowledging: a message is acknowledged only once a checkpoint covers it, so Kafka's committed offsets
+never run ahead of the saved state. Decoding, dead letters, de-duplication and event-time merging live
+in :class:`~pipeline.service.shards.ShardedProcessor`; learning lives in the Processor; this file only
+wires them to Kafka, Prometheus and the rebalance protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+import faust
+from faust.types import TP
+
+from pipeline.processor import Processor
+from pipeline.schemas import topics_by_direction
+from pipeline.service.checkpoint import seal
+from pipeline.service.config import WorkerConfig
+from pipeline.service.metrics import WorkerMetrics
+from pipeline.service.shards import DEAD_LETTERS, INPUTS, Message, Output, ShardedProcessor
+from pipeline.service.store import MAX_CHECKPOINT_BYTES, read_checkpoints
+
+log = logging.getLogger("perfstream.worker")
+
+CHECKPOINTS = "hpc.checkpoints"
+assert set(INPUTS) == set(topics_by_direction("in")), "topics.yaml and the worker disagree on the inputs"
+
+
+def create_app(config: WorkerConfig) -> faust.App:
+    """The worker's faust app: one agent, one timer, and the rebalance and shutdown hooks."""
+    app = faust.App(
+        config.group, broker=config.kafka.faust_broker(), broker_credentials=config.kafka.faust_credentials(),
+        key_serializer="raw", value_serializer="raw", consumer_auto_offset_reset="earliest",
+        broker_session_timeout=config.session_timeout_s, broker_heartbeat_interval=1.0,
+        stream_wait_empty=False,  # unacked messages are normal here: they wait for the next checkpoint
+        producer_max_request_size=MAX_CHECKPOINT_BYTES, topic_disable_leader=True, web_enabled=False,
+    )
+    metrics = WorkerMetrics()
+    state = ShardedProcessor(Processor(config.strategy, config.targets), max_bytes=config.max_message_bytes,
+                             max_wait_s=config.max_wait_s)
+    name = config.kafka.topic  # topics.yaml name -> this deployment's name
+    declared = {name(topic): topic for topic in INPUTS}
+    next_offset: dict[TP, int] = {}  # per input partition: the offset after the last message delivered
+    parked: set[int] = set()
+    restoring: dict[int, asyncio.Event] = {}  # shards whose checkpoints are being read
+
+    def caught_up(shard: int):
+        def check(topic: str) -> bool:
+            tp = TP(name(topic), shard)
+            end, nxt = app.consumer.highwater(tp), next_offset.get(tp)
+            return end is not None and nxt is not None and nxt >= end
+        return check
+
+    async def publish(outputs: list[Output], message: Message) -> None:
+        for topic, key, record in outputs:
+            await app.producer.send(name(topic), key.encode() if key else None, json.dumps(record).encode(),
+                                    None, None, None)
+            schema = record["schema"]
+            if schema == "prediction/1":
+                metrics.predictions.labels(record["system"], record["target"], record["stage"]).inc()
+                if record["stage"] == "submission":
+                    metrics.latency.observe(max(0.0, time.time() - message.timestamp))
+            elif schema == "drift-event/1":
+                metrics.drift_alarms.labels(record["system"], record["target"], record["detector"]).inc()
+            elif schema == "dead-letter/1":
+                metrics.dead_letters.labels(record["category"]).inc()
+
+    async def release(shard: int) -> None:
+        for message, outputs in state.release(shard, caught_up(shard)):
+            dead = bool(outputs) and outputs[0][0] == DEAD_LETTERS
+            metrics.events.labels(message.topic, "dead_letter" if dead else "processed").inc()
+            await publish(outputs, message)
+
+    async def checkpoint(shard: int) -> None:
+        checkpoints, handles = state.snapshot(shard)
+        for cp in checkpoints:
+            await app.producer.send(name(CHECKPOINTS), cp.system.encode(), seal(cp, config.checkpoint_key), shard,
+                                    None, None)
+        await app.producer.flush()
+        for event in handles:  # only now may Kafka's committed offsets move past these messages
+            event.ack()
+        metrics.checkpoints.labels("written").inc(len(checkpoints))
+        if checkpoints:
+            log.info("checkpoint of shard %d: %s", shard, ", ".join(cp.system for cp in checkpoints))
+
+    async def restore(shard: int) -> None:
+        restored, forged = await asyncio.get_running_loop().run_in_executor(
+            None, read_checkpoints, config.kafka, name(CHECKPOINTS), shard, config.checkpoint_key)
+        refused = state.assign(shard, restored)
+        metrics.checkpoints.labels("refused_signature").inc(len(forged))
+        metrics.checkpoints.labels("refused_incompatible").inc(len(refused))
+        metrics.checkpoints.labels("restored").inc(len(restored) - len(refused))
+        for cp in refused:
+            log.warning("checkpoint of %s built by %s %s, not %s %s: not loaded", cp.system, cp.strategy,
+                        cp.targets, state.processor.strategy, state.processor.targets)
+        log.info("shard %d assigned: %d systems restored", shard, len(restored) - len(refused))
+
+    inputs = app.topic(*declared, key_type=bytes, value_type=bytes)
+
+    @app.agent(inputs)
+    async def learn_and_predict(stream: faust.StreamT) -> None:
+        async for events in stream.noack_take(config.batch_size, within=config.batch_wait_s):
+            touched = set()
+            for event in events:
+                raw = event.message
+                if raw.partition in restoring:
+                    await restoring[raw.partition].wait()
+                if raw.partition not in state.shards or raw.partition in parked:
+                    continue  # taken away by a rebalance while this batch was buffered
+                next_offset[TP(raw.topic, raw.partition)] = raw.offset + 1
+                message = Message(declared[raw.topic], raw.partition, raw.offset, raw.key, raw.value, raw.timestamp,
+                                  event)
+                outcome, dead = state.accept(message)
+                if outcome != "queued":
+                    metrics.events.labels(raw.topic, outcome.replace("-", "_")).inc()
+                    await publish(dead, message)
+                touched.add(raw.partition)
+            for shard in touched:
+                await release(shard)
+                if state.shards[shard].since_checkpoint >= config.checkpoint_every_events:
+                    await checkpoint(shard)
+
+    @app.timer(interval=0.1)
+    async def tick() -> None:
+        """Release what waited on a quiet topic, checkpoint on time, refresh the gauges."""
+        now = time.time()
+        for shard in list(state.shards):
+            if shard in parked:
+                continue
+            for topic in declared:
+                tp = TP(topic, shard)
+                if tp not in next_offset:
+                    position = await app.consumer.position(tp)
+                    if position is not None:
+                        next_offset[tp] = position
+                end = app.consumer.highwater(tp)
+                if end is not None and tp in next_offset:
+                    metrics.lag.labels(declared[topic], str(shard)).set(max(0, end - next_offset[tp]))
+            await release(shard)
+            record = state.shards[shard]
+            if record.since_checkpoint and now - record.checkpointed_at >= config.checkpoint_every_s:
+                await checkpoint(shard)
+            metrics.checkpoint_age.labels(str(shard)).set(now - record.checkpointed_at)
+        metrics.observe_state(state.processor)
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(app: faust.App, revoked: set[TP], **_: Any) -> None:
+        for shard in sorted({tp.partition for tp in revoked if tp.topic in declared} & set(state.shards)):
+            await checkpoint(shard)
+            state.park(shard)
+            parked.add(shard)
+            for topic in declared:
+                next_offset.pop(TP(topic, shard), None)
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(app: faust.App, assigned: set[TP], **_: Any) -> None:
+        shards = {tp.partition for tp in assigned if tp.topic in declared}
+        for shard in set(state.shards) - shards:
+            state.revoke(shard)
+            metrics.checkpoint_age.remove(str(shard))
+        parked.clear()
+        new = sorted(shards - set(state.shards))
+        restoring.update({shard: asyncio.Event() for shard in new})
+        for shard in new:
+            await restore(shard)
+            restoring.pop(shard).set()
+        metrics.shards.set(len(state.shards))
+
+    @app.on_before_shutdown.connect
+    async def on_shutdown(app: faust.App, **_: Any) -> None:
+        for shard in sorted(set(state.shards) - parked):
+            await checkpoint(shard)
+
+    app.perfstream_metrics = metrics  # the CLI starts its endpoint; tests read it
+    return app
+
+
+def run_worker(config: WorkerConfig, loglevel: str = "info") -> None:
+    """Serve metrics and run the worker until SIGTERM/SIGINT (then checkpoint and stop)."""
+    app = create_app(config)
+    app.perfstream_metrics.serve(config.metrics_port, config.metrics_address)
+    faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()

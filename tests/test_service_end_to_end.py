@@ -1,0 +1,55 @@
+"""The worker on a real broker gives exactly the predictions of an in-process replay of the same events."""
+
+from __future__ import annotations
+
+import json
+
+from kafka_support import perfstream, read_topic, send_events
+
+from pipeline.processor import Processor
+from pipeline.sources import open_source
+
+
+def replay_in_process(events, strategy: str = "default") -> list[dict]:
+    processor = Processor(strategy)
+    return [r for e in events for r in processor.handle(e)]
+
+
+def by_job(records) -> dict[tuple, dict]:
+    return {(r["system"], r["job_id"], r["stage"], r["target"]): r for r in records if r["schema"] == "prediction/1"}
+
+
+def test_worker_predictions_equal_an_in_process_replay(kafka, workers, swf_slice):
+    events = list(open_source(swf_slice))
+    expected = by_job(replay_in_process(events))
+    send_events(kafka, events)
+    workers("e2e").wait_owning(6)
+
+    published = read_topic(kafka, "hpc.predictions", until=len(expected), timeout=180)
+
+    assert by_job(published) == expected
+
+
+def test_every_submission_and_completion_is_answered_once(kafka, workers, swf_slice):
+    events = list(open_source(swf_slice))
+    send_events(kafka, events)
+    workers("e2e-count")
+
+    published = read_topic(kafka, "hpc.predictions", until=len(events), timeout=180)
+
+    stages = sorted((r["job_id"], r["stage"]) for r in published)
+    assert stages == sorted((e["job_id"], e["schema"].split("-")[1].split("/")[0]) for e in events)
+    assert all("error" in r for r in published if r["stage"] == "completion")
+
+
+def test_publish_command_replays_a_trace_and_tail_prints_it(kafka, swf_slice):
+    sent = perfstream(kafka, "publish", str(swf_slice), "--limit", "200", "--rate", "2000")
+    assert sent.returncode == 0, sent.stderr
+    assert "published 200 events" in sent.stdout
+
+    tailed = perfstream(kafka, "tail", "hpc.job-submissions", "--from-beginning", "--idle-timeout", "3",
+                        "--system", "SDSC-SP2")
+
+    records = [json.loads(line) for line in tailed.stdout.splitlines()]
+    assert tailed.returncode == 0, tailed.stderr
+    assert records and all(r["schema"] == "job-submission/1" and r["system"] == "SDSC-SP2" for r in records)
