@@ -77,6 +77,9 @@ def _kafka_commands(commands) -> None:
                         help="bind address (PERFSTREAM_METRICS_ADDRESS, default 0.0.0.0)")
     worker.add_argument("--max-wait", type=float, default=float(env("MAX_WAIT", "1.0")),
                         help="seconds an event waits for a lagging input topic (PERFSTREAM_MAX_WAIT)")
+    worker.add_argument("--order-grace", type=float, default=float(env("ORDER_GRACE", "0")),
+                        help="seconds an event is held for other topics' stragglers when they look caught up "
+                             "(PERFSTREAM_ORDER_GRACE, default 0: latency first)")
     worker.add_argument("--loglevel", default=env("LOGLEVEL", "info"))
 
     topics = commands.add_parser("topics", help="create the topics of topics.yaml, or check the cluster's")
@@ -186,7 +189,8 @@ def _worker(args: argparse.Namespace) -> None:
         KafkaSettings.from_args(args), _checkpoint_key(args.checkpoint_key_file), group=args.group,
         strategy=resolve(args.strategy), targets=tuple(_csv(args.targets)),
         checkpoint_every_events=args.checkpoint_every_events, checkpoint_every_s=args.checkpoint_every_seconds,
-        metrics_port=args.metrics_port, metrics_address=args.metrics_address, max_wait_s=args.max_wait)
+        metrics_port=args.metrics_port, metrics_address=args.metrics_address, max_wait_s=args.max_wait,
+        order_grace_s=args.order_grace)
     run_worker(config, args.loglevel)
 
 

@@ -22,6 +22,7 @@ from pipeline.learning.strategy import Strategy, StrategyContext
 from pipeline.schemas import InvalidEvent, validate
 
 Record = dict[str, Any]
+RECENT_COMPLETIONS = 10_000  # per system: enough to outlast any reordering between the input topics
 
 
 @dataclass
@@ -49,6 +50,7 @@ class SystemState:
     targets: dict[str, TargetState]
     health: HealthState = field(default_factory=HealthState)
     pending: OrderedDict[tuple[str, str], _Pending] = field(default_factory=OrderedDict)
+    completed: OrderedDict[str, None] = field(default_factory=OrderedDict)  # recent job ids, to refuse late submissions
 
 
 class Processor:
@@ -128,6 +130,9 @@ class Processor:
 
     def _submission(self, event: Mapping[str, Any]) -> list[Record]:
         state = self._system(event["system"])
+        if event["job_id"] in state.completed:  # arrived after its own completion (a live stream's race)
+            raise InvalidEvent("the job already completed: predicting it now would use its own outcome",
+                               "job_id", "late-submission")
         job = Job.from_event(event, state.health.snapshot())
         records = []
         for target, ts in state.targets.items():
@@ -147,6 +152,9 @@ class Processor:
                                "outcome", "unknown-target")
         state = self._system(event["system"])
         job = Job.from_event(event, state.health.snapshot())
+        state.completed[job.job_id] = None
+        while len(state.completed) > RECENT_COMPLETIONS:
+            state.completed.popitem(last=False)
         records = []
         for target in known:
             ts, observed = state.targets[target], outcome[target]

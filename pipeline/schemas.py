@@ -20,7 +20,7 @@ class InvalidEvent(ValueError):
     """An event that breaks its contract; ``reason`` says how, ``field`` where (if known).
 
     ``code`` is a short category for counting (a dead letter's ``category``): ``schema-violation``,
-    ``unknown-schema``, ``unknown-version``, ``wrong-kind`` or ``unknown-target``.
+    ``unknown-schema``, ``unknown-version``, ``wrong-kind``, ``unknown-target`` or ``late-submission``.
     """
 
     def __init__(self, reason: str, field: str | None = None, code: str = "schema-violation"):

@@ -18,7 +18,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,9 +148,13 @@ class WorkerProcess:
         return self
 
     def metrics(self) -> dict[str, float]:
-        """The endpoint's samples as {'name{labels}': value}."""
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as response:
-            text = response.read().decode()
+        """The endpoint's samples as {'name{labels}': value}; empty while the endpoint is not up yet."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as response:
+                text = response.read().decode()
+        except OSError:
+            self.assert_alive()
+            return {}
         samples = {}
         for line in text.splitlines():
             if line and not line.startswith("#"):
@@ -166,12 +170,8 @@ class WorkerProcess:
         """Until the worker owns at least ``shards`` partitions."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            self.assert_alive()
-            try:
-                if self.total("perfstream_owned_shards") >= shards:
-                    return
-            except OSError:
-                pass
+            if self.total("perfstream_owned_shards") >= shards:
+                return
             time.sleep(0.3)
         raise TimeoutError(f"worker owns fewer than {shards} partitions after {timeout} s; log: {self.tail()}")
 
@@ -204,9 +204,16 @@ def send_raw(settings: KafkaSettings, topic: str, messages: Iterable[tuple[bytes
     producer.close()
 
 
-def read_topic(settings: KafkaSettings, topic: str, *, until: int | None = None, timeout: float = 60,
-               idle: float = 3.0) -> list[dict[str, Any]]:
-    """JSON records of a topic from its beginning: ``until`` of them (or timeout), else until ``idle`` s quiet."""
+def read_topic(settings: KafkaSettings, topic: str, *, until: int | Callable[[list], bool] | None = None,
+               timeout: float = 60, idle: float = 3.0) -> list[dict[str, Any]]:
+    """JSON records of a topic from its beginning.
+
+    Reads until ``until`` records (or ``until(records)`` is true) or ``timeout``; without ``until``,
+    until the topic has been quiet for ``idle`` seconds.
+    """
+    if isinstance(until, int):
+        count = until
+        until = lambda records: len(records) >= count  # noqa: E731
     consumer = KafkaConsumer(settings.topic(topic), **settings.kafka_python(), group_id=None,
                              auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=500)
     records: list[dict[str, Any]] = []
@@ -215,7 +222,7 @@ def read_topic(settings: KafkaSettings, topic: str, *, until: int | None = None,
         while time.monotonic() < deadline:
             before = len(records)
             records += [json.loads(m.value) for m in consumer]
-            if until is not None and len(records) >= until:
+            if until is not None and until(records):
                 break
             if len(records) > before:
                 quiet_since = time.monotonic()

@@ -5,18 +5,9 @@ from __future__ import annotations
 import json
 
 from kafka_support import perfstream, read_topic, send_events
+from service_workloads import by_job, replay_in_process
 
-from pipeline.processor import Processor
 from pipeline.sources import open_source
-
-
-def replay_in_process(events, strategy: str = "default") -> list[dict]:
-    processor = Processor(strategy)
-    return [r for e in events for r in processor.handle(e)]
-
-
-def by_job(records) -> dict[tuple, dict]:
-    return {(r["system"], r["job_id"], r["stage"], r["target"]): r for r in records if r["schema"] == "prediction/1"}
 
 
 def test_worker_predictions_equal_an_in_process_replay(kafka, workers, swf_slice):

@@ -24,7 +24,7 @@ from pipeline.service.checkpoint import seal
 from pipeline.service.config import WorkerConfig
 from pipeline.service.metrics import WorkerMetrics
 from pipeline.service.shards import DEAD_LETTERS, INPUTS, Message, Output, ShardedProcessor
-from pipeline.service.store import MAX_CHECKPOINT_BYTES, read_checkpoints
+from pipeline.service.store import MAX_CHECKPOINT_BYTES, partition_bounds, read_checkpoints
 
 log = logging.getLogger("perfstream.worker")
 
@@ -43,18 +43,21 @@ def create_app(config: WorkerConfig) -> faust.App:
     )
     metrics = WorkerMetrics()
     state = ShardedProcessor(Processor(config.strategy, config.targets), max_bytes=config.max_message_bytes,
-                             max_wait_s=config.max_wait_s)
+                             max_wait_s=config.max_wait_s, grace_s=config.order_grace_s)
     name = config.kafka.topic  # topics.yaml name -> this deployment's name
     declared = {name(topic): topic for topic in INPUTS}
     next_offset: dict[TP, int] = {}  # per input partition: the offset after the last message delivered
+    end_at_assignment: dict[TP, int] = {}  # the partition's end when assigned, until a fetch reports one
     parked: set[int] = set()
-    restoring: dict[int, asyncio.Event] = {}  # shards whose checkpoints are being read
+    settled = asyncio.Event()  # clear from the start of a rebalance until its partitions are restored
+    rebalances = [0]  # a batch fetched before a rebalance is dropped: Kafka delivers it again after
 
     def caught_up(shard: int):
-        def check(topic: str) -> bool:
+        def check(topic: str) -> bool | None:
             tp = TP(name(topic), shard)
             end, nxt = app.consumer.highwater(tp), next_offset.get(tp)
-            return end is not None and nxt is not None and nxt >= end
+            end = end_at_assignment.get(tp) if end is None else end
+            return None if end is None or nxt is None else nxt >= end
         return check
 
     async def publish(outputs: list[Output], message: Message) -> None:
@@ -72,6 +75,8 @@ def create_app(config: WorkerConfig) -> faust.App:
                 metrics.dead_letters.labels(record["category"]).inc()
 
     async def release(shard: int) -> None:
+        if shard not in state.shards:  # revoked while the caller awaited
+            return
         for message, outputs in state.release(shard, caught_up(shard)):
             dead = bool(outputs) and outputs[0][0] == DEAD_LETTERS
             metrics.events.labels(message.topic, "dead_letter" if dead else "processed").inc()
@@ -89,61 +94,70 @@ def create_app(config: WorkerConfig) -> faust.App:
         if checkpoints:
             log.info("checkpoint of shard %d: %s", shard, ", ".join(cp.system for cp in checkpoints))
 
-    async def restore(shard: int) -> None:
-        restored, forged = await asyncio.get_running_loop().run_in_executor(
-            None, read_checkpoints, config.kafka, name(CHECKPOINTS), shard, config.checkpoint_key)
-        refused = state.assign(shard, restored)
+    async def restore(shards: list[int]) -> None:
+        found, forged = await asyncio.get_running_loop().run_in_executor(
+            None, read_checkpoints, config.kafka, name(CHECKPOINTS), shards, config.checkpoint_key)
         metrics.checkpoints.labels("refused_signature").inc(len(forged))
-        metrics.checkpoints.labels("refused_incompatible").inc(len(refused))
-        metrics.checkpoints.labels("restored").inc(len(restored) - len(refused))
-        for cp in refused:
-            log.warning("checkpoint of %s built by %s %s, not %s %s: not loaded", cp.system, cp.strategy,
-                        cp.targets, state.processor.strategy, state.processor.targets)
-        log.info("shard %d assigned: %d systems restored", shard, len(restored) - len(refused))
+        for shard in shards:
+            refused = state.assign(shard, found[shard])
+            metrics.checkpoints.labels("refused_incompatible").inc(len(refused))
+            metrics.checkpoints.labels("restored").inc(len(found[shard]) - len(refused))
+            for cp in refused:
+                log.warning("checkpoint of %s built by %s %s, not %s %s: not loaded", cp.system, cp.strategy,
+                            cp.targets, state.processor.strategy, state.processor.targets)
+            log.info("shard %d assigned: %d systems restored, resuming after offsets %s", shard,
+                     len(found[shard]) - len(refused), state.shards[shard].positions)
+
+    async def find_bounds(shards: set[int]) -> None:
+        """Where each partition's delivery starts and ends, so that "caught up" is known before any fetch."""
+        partitions = [(topic, shard) for topic in declared for shard in shards]
+        bounds = await asyncio.get_running_loop().run_in_executor(
+            None, partition_bounds, config.kafka, config.group, partitions)
+        for (topic, shard), (start, end) in bounds.items():
+            next_offset.setdefault(TP(topic, shard), start)
+            end_at_assignment[TP(topic, shard)] = end
 
     inputs = app.topic(*declared, key_type=bytes, value_type=bytes)
 
     @app.agent(inputs)
     async def learn_and_predict(stream: faust.StreamT) -> None:
         async for events in stream.noack_take(config.batch_size, within=config.batch_wait_s):
-            touched = set()
+            touched, generation = set(), rebalances[0]
             for event in events:
                 raw = event.message
-                if raw.partition in restoring:
-                    await restoring[raw.partition].wait()
-                if raw.partition not in state.shards or raw.partition in parked:
-                    continue  # taken away by a rebalance while this batch was buffered
+                await settled.wait()
+                if rebalances[0] != generation or raw.partition not in state.shards:
+                    metrics.events.labels(declared[raw.topic], "stale").inc()
+                    continue  # fetched before a rebalance: redelivered from the committed offset
                 next_offset[TP(raw.topic, raw.partition)] = raw.offset + 1
                 message = Message(declared[raw.topic], raw.partition, raw.offset, raw.key, raw.value, raw.timestamp,
                                   event)
                 outcome, dead = state.accept(message)
                 if outcome != "queued":
-                    metrics.events.labels(raw.topic, outcome.replace("-", "_")).inc()
+                    metrics.events.labels(declared[raw.topic], outcome.replace("-", "_")).inc()
                     await publish(dead, message)
                 touched.add(raw.partition)
             for shard in touched:
                 await release(shard)
-                if state.shards[shard].since_checkpoint >= config.checkpoint_every_events:
+                if shard in state.shards and state.shards[shard].since_checkpoint >= config.checkpoint_every_events:
                     await checkpoint(shard)
 
     @app.timer(interval=0.1)
     async def tick() -> None:
         """Release what waited on a quiet topic, checkpoint on time, refresh the gauges."""
         now = time.time()
+        if not settled.is_set():
+            return
         for shard in list(state.shards):
-            if shard in parked:
-                continue
             for topic in declared:
                 tp = TP(topic, shard)
-                if tp not in next_offset:
-                    position = await app.consumer.position(tp)
-                    if position is not None:
-                        next_offset[tp] = position
                 end = app.consumer.highwater(tp)
                 if end is not None and tp in next_offset:
                     metrics.lag.labels(declared[topic], str(shard)).set(max(0, end - next_offset[tp]))
             await release(shard)
-            record = state.shards[shard]
+            record = state.shards.get(shard)
+            if record is None:
+                continue
             if record.since_checkpoint and now - record.checkpointed_at >= config.checkpoint_every_s:
                 await checkpoint(shard)
             metrics.checkpoint_age.labels(str(shard)).set(now - record.checkpointed_at)
@@ -151,6 +165,8 @@ def create_app(config: WorkerConfig) -> faust.App:
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app: faust.App, revoked: set[TP], **_: Any) -> None:
+        settled.clear()
+        rebalances[0] += 1
         for shard in sorted({tp.partition for tp in revoked if tp.topic in declared} & set(state.shards)):
             await checkpoint(shard)
             state.park(shard)
@@ -166,10 +182,10 @@ def create_app(config: WorkerConfig) -> faust.App:
             metrics.checkpoint_age.remove(str(shard))
         parked.clear()
         new = sorted(shards - set(state.shards))
-        restoring.update({shard: asyncio.Event() for shard in new})
-        for shard in new:
-            await restore(shard)
-            restoring.pop(shard).set()
+        if new:
+            await restore(new)
+        await find_bounds(shards)
+        settled.set()
         metrics.shards.set(len(state.shards))
 
     @app.on_before_shutdown.connect

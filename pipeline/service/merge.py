@@ -4,9 +4,15 @@ Submissions, completions and health reports arrive on three topics that Kafka do
 against each other. Processing them as they come would let a lagging submission be predicted after
 its own job's completion was learned: a label leak. The merger holds each topic's events in FIFO
 queues and releases the one with the smallest :func:`~pipeline.sources.timeline.order_key` once every
-other topic either has a later event queued or is caught up with its partition's end; a topic that is
-behind but silent is waited for at most ``max_wait_s`` (the idea of Kafka Streams'
-``max.task.idle.ms``).
+other topic either has a later event queued or is caught up with its partition's end. A topic known to
+be behind is waited for (its data is on the way); one whose state is unknown, at most ``max_wait_s``
+(the idea of Kafka Streams' ``max.task.idle.ms``). Waiting on wall-clock time alone would break the
+order exactly when it matters: while a backlog is being read.
+
+"Caught up" is only as fresh as the last fetch, and a producer batching per partition may write an
+event to one topic after a later event to another. ``grace_s`` holds events at that frontier until each
+empty topic has been silent that long (latency for order); when every topic has events queued the
+order is certain and nothing waits.
 """
 
 from __future__ import annotations
@@ -26,23 +32,26 @@ class EventTimeMerger:
     topics
         The input topics, in tie-break order.
     max_wait_s
-        How long the oldest queued event may wait for a topic that is neither queued nor caught up.
+        How long the oldest queued event may wait for an empty topic whose position is unknown.
+    grace_s
+        How long an empty, caught-up topic must have been silent before events are released past it.
 
     Examples
     --------
     >>> m = EventTimeMerger(["subs", "ends"], max_wait_s=1.0)
     >>> m.push("subs", "s1", {"schema": "job-submission/1", "time": 5}, now=0.0)
-    >>> m.pop_ready(now=0.0, caught_up=lambda topic: False)   # "ends" may still bring an earlier event
+    >>> m.pop_ready(now=5.0, caught_up=lambda topic: False)   # "ends" is behind: an earlier event may come
     []
-    >>> m.push("ends", "e0", {"schema": "job-completion/1", "time": 0, "end_time": 4}, now=0.1)
-    >>> m.pop_ready(now=0.1, caught_up=lambda topic: topic == "ends")
+    >>> m.push("ends", "e0", {"schema": "job-completion/1", "time": 0, "end_time": 4}, now=5.1)
+    >>> m.pop_ready(now=5.1, caught_up=lambda topic: topic == "ends")
     ['e0', 's1']
     """
 
-    def __init__(self, topics: list[str], max_wait_s: float = 1.0):
+    def __init__(self, topics: list[str], max_wait_s: float = 1.0, grace_s: float = 0.0):
         self.queues: dict[str, deque[tuple[tuple, float, Any]]] = {t: deque() for t in topics}
         self.rank = {t: i for i, t in enumerate(topics)}
-        self.max_wait_s = max_wait_s
+        self.max_wait_s, self.grace_s = max_wait_s, grace_s
+        self.last_push = dict.fromkeys(topics, float("-inf"))
 
     def __len__(self) -> int:
         return sum(len(q) for q in self.queues.values())
@@ -50,17 +59,24 @@ class EventTimeMerger:
     def push(self, topic: str, item: Any, event: dict[str, Any], now: float) -> None:
         """Queue ``item`` (anything; returned by :meth:`pop_ready`) whose event is ``event``."""
         self.queues[topic].append(((*order_key(event), self.rank[topic]), now, item))
+        self.last_push[topic] = now
 
-    def pop_ready(self, now: float, caught_up: Callable[[Hashable], bool]) -> list[Any]:
-        """Release, in order, every queued item that no other topic can still precede."""
+    def pop_ready(self, now: float, caught_up: Callable[[Hashable], bool | None]) -> list[Any]:
+        """Release, in order, every queued item that no other topic can still precede.
+
+        ``caught_up(topic)`` says whether a topic has nothing more to deliver now: True (caught up),
+        False (behind: wait for it) or None (unknown: wait at most ``max_wait_s``).
+        """
         released = []
         while True:
             heads = [(q[0], topic) for topic, q in self.queues.items() if q]
             if not heads:
                 return released
             (_, arrived, item), topic = min(heads, key=lambda head: head[0][0])
-            waiting_on = [t for t, q in self.queues.items() if not q and not caught_up(t)]
-            if waiting_on and now - arrived < self.max_wait_s:
+            empty = [t for t, q in self.queues.items() if not q]
+            states = [caught_up(t) for t in empty]
+            behind = False in states or (None in states and now - arrived < self.max_wait_s)
+            if behind or any(now - self.last_push[t] < self.grace_s for t in empty):
                 return released
             self.queues[topic].popleft()
             released.append(item)

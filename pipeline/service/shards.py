@@ -53,6 +53,7 @@ class Shard:
     index: int
     merger: EventTimeMerger
     positions: dict[str, int]
+    accepted: dict[str, int] = field(default_factory=dict)
     covered: dict[str, dict[str, int]] = field(default_factory=dict)
     systems: set[str] = field(default_factory=set)
     inflight: dict[str, deque[Message]] = field(default_factory=dict)
@@ -77,21 +78,22 @@ class ShardedProcessor:
     ----------
     processor
         The pure core; it holds the learned state of every system of every owned shard.
-    max_bytes, max_wait_s
+    max_bytes, max_wait_s, grace_s
         Message size limit (see :func:`decode`) and merger patience (see :class:`EventTimeMerger`).
 
     Topics are named here as topics.yaml declares them; the Kafka shell adds any deployment prefix.
     """
 
-    def __init__(self, processor: Processor, *, max_bytes: int = DEFAULT_MAX_BYTES, max_wait_s: float = 1.0):
+    def __init__(self, processor: Processor, *, max_bytes: int = DEFAULT_MAX_BYTES, max_wait_s: float = 1.0,
+                 grace_s: float = 0.0):
         self.processor = processor
         self.inputs = list(INPUTS)
-        self.max_bytes, self.max_wait_s = max_bytes, max_wait_s
+        self.max_bytes, self.max_wait_s, self.grace_s = max_bytes, max_wait_s, grace_s
         self.shards: dict[int, Shard] = {}
 
     def assign(self, index: int, checkpoints: list[Checkpoint]) -> list[Checkpoint]:
         """Take a shard, restoring the checkpoints that fit this worker; return those refused as incompatible."""
-        shard = Shard(index, EventTimeMerger(self.inputs, self.max_wait_s), {t: -1 for t in self.inputs},
+        shard = Shard(index, EventTimeMerger(self.inputs, self.max_wait_s, self.grace_s), {t: -1 for t in self.inputs},
                       inflight={t: deque() for t in self.inputs})
         usable, refused = [], []
         for cp in checkpoints:
@@ -104,6 +106,7 @@ class ShardedProcessor:
             shard.covered[cp.system] = {t: cp.positions.get(t, -1) for t in self.inputs}
         if usable:  # messages below every restored position touched no state that was not saved
             shard.positions = {t: min(c[t] for c in shard.covered.values()) for t in self.inputs}
+        shard.accepted = dict(shard.positions)
         self.shards[index] = shard
         return refused
 
@@ -114,6 +117,7 @@ class ShardedProcessor:
         for queue in shard.inflight.values():
             queue.clear()
         shard.acknowledgeable.clear()
+        shard.accepted = dict(shard.positions)
 
     def revoke(self, index: int) -> None:
         """Give a shard up: forget its systems and anything queued (the new owner reads them again)."""
@@ -125,8 +129,9 @@ class ShardedProcessor:
     def accept(self, message: Message) -> tuple[str, list[Output]]:
         """Take one message in; return its outcome (queued, duplicate, dead-letter) and any dead letter."""
         shard = self.shards[message.partition]
-        if message.offset <= shard.positions[message.topic]:
-            return "duplicate", []  # redelivered after a restart: already covered by the checkpoint
+        if message.offset <= shard.accepted[message.topic]:
+            return "duplicate", []  # redelivered (after a restart or rebalance): already taken in
+        shard.accepted[message.topic] = message.offset
         shard.inflight[message.topic].append(message)
         try:
             message.event = decode(message.value, message.key, message.topic, self.max_bytes)
