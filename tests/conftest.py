@@ -98,3 +98,14 @@ def workers(kafka, tmp_path):
         if worker.process and worker.process.poll() is None:
             worker.process.kill()
             worker.process.wait(30)
+
+
+@pytest.fixture
+def private_broker(tmp_path):
+    """A broker of this test's own (deploy/local/kafka.sh on free ports), to stop, restart or log into."""
+    from kafka_support import LocalBroker, free_port
+
+    broker = LocalBroker(free_port(span=3), tmp_path / "kafka")
+    broker.start()
+    yield broker
+    broker.stop()

@@ -43,7 +43,8 @@ def create_app(config: WorkerConfig) -> faust.App:
     )
     metrics = WorkerMetrics()
     state = ShardedProcessor(Processor(config.strategy, config.targets), max_bytes=config.max_message_bytes,
-                             max_wait_s=config.max_wait_s, grace_s=config.order_grace_s)
+                             max_wait_s=config.max_wait_s, grace_s=config.order_grace_s,
+                             prefix=config.kafka.topic_prefix)
     name = config.kafka.topic  # topics.yaml name -> this deployment's name
     declared = {name(topic): topic for topic in INPUTS}
     next_offset: dict[TP, int] = {}  # per input partition: the offset after the last message delivered

@@ -51,15 +51,19 @@ class EventTimeMerger:
         self.queues: dict[str, deque[tuple[tuple, float, Any]]] = {t: deque() for t in topics}
         self.rank = {t: i for i, t in enumerate(topics)}
         self.max_wait_s, self.grace_s = max_wait_s, grace_s
-        self.last_push = dict.fromkeys(topics, float("-inf"))
+        self.last_heard = dict.fromkeys(topics, float("-inf"))
 
     def __len__(self) -> int:
         return sum(len(q) for q in self.queues.values())
 
+    def heard(self, topic: str, now: float) -> None:
+        """A message arrived on ``topic`` (queued or not): it is not silent."""
+        self.last_heard[topic] = now
+
     def push(self, topic: str, item: Any, event: dict[str, Any], now: float) -> None:
         """Queue ``item`` (anything; returned by :meth:`pop_ready`) whose event is ``event``."""
         self.queues[topic].append(((*order_key(event), self.rank[topic]), now, item))
-        self.last_push[topic] = now
+        self.last_heard[topic] = now
 
     def pop_ready(self, now: float, caught_up: Callable[[Hashable], bool | None]) -> list[Any]:
         """Release, in order, every queued item that no other topic can still precede.
@@ -76,7 +80,7 @@ class EventTimeMerger:
             empty = [t for t, q in self.queues.items() if not q]
             states = [caught_up(t) for t in empty]
             behind = False in states or (None in states and now - arrived < self.max_wait_s)
-            if behind or any(now - self.last_push[t] < self.grace_s for t in empty):
+            if behind or any(now - self.last_heard[t] < self.grace_s for t in empty):
                 return released
             self.queues[topic].popleft()
             released.append(item)

@@ -80,15 +80,18 @@ class ShardedProcessor:
         The pure core; it holds the learned state of every system of every owned shard.
     max_bytes, max_wait_s, grace_s
         Message size limit (see :func:`decode`) and merger patience (see :class:`EventTimeMerger`).
+    prefix
+        The deployment's topic prefix, so that a dead letter names the topic it really came from.
 
     Topics are named here as topics.yaml declares them; the Kafka shell adds any deployment prefix.
     """
 
     def __init__(self, processor: Processor, *, max_bytes: int = DEFAULT_MAX_BYTES, max_wait_s: float = 1.0,
-                 grace_s: float = 0.0):
+                 grace_s: float = 0.0, prefix: str = ""):
         self.processor = processor
         self.inputs = list(INPUTS)
         self.max_bytes, self.max_wait_s, self.grace_s = max_bytes, max_wait_s, grace_s
+        self.prefix = prefix
         self.shards: dict[int, Shard] = {}
 
     def assign(self, index: int, checkpoints: list[Checkpoint]) -> list[Checkpoint]:
@@ -129,6 +132,7 @@ class ShardedProcessor:
     def accept(self, message: Message) -> tuple[str, list[Output]]:
         """Take one message in; return its outcome (queued, duplicate, dead-letter) and any dead letter."""
         shard = self.shards[message.partition]
+        shard.merger.heard(message.topic, time.monotonic())
         if message.offset <= shard.accepted[message.topic]:
             return "duplicate", []  # redelivered (after a restart or rebalance): already taken in
         shard.accepted[message.topic] = message.offset
@@ -177,5 +181,6 @@ class ShardedProcessor:
         return checkpoints, handles
 
     def _dead_letter(self, message: Message, rejected: Rejected) -> Output:
-        record = dead_letter(message.value, message.key, message.topic, message.partition, message.offset, rejected)
+        record = dead_letter(message.value, message.key, self.prefix + message.topic, message.partition,
+                             message.offset, rejected)
         return DEAD_LETTERS, None, record
