@@ -77,9 +77,9 @@ def _kafka_commands(commands) -> None:
                         help="bind address (PERFSTREAM_METRICS_ADDRESS, default 0.0.0.0)")
     worker.add_argument("--max-wait", type=float, default=float(env("MAX_WAIT", "1.0")),
                         help="seconds an event waits for a lagging input topic (PERFSTREAM_MAX_WAIT)")
-    worker.add_argument("--order-grace", type=float, default=float(env("ORDER_GRACE", "0")),
+    worker.add_argument("--order-grace", type=float, default=float(env("ORDER_GRACE", "0.01")),
                         help="seconds an event is held for other topics' stragglers when they look caught up "
-                             "(PERFSTREAM_ORDER_GRACE, default 0: latency first)")
+                             "(PERFSTREAM_ORDER_GRACE, default 0.01)")
     worker.add_argument("--loglevel", default=env("LOGLEVEL", "info"))
 
     topics = commands.add_parser("topics", help="create the topics of topics.yaml, or check the cluster's")

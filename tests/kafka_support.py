@@ -147,14 +147,22 @@ class WorkerProcess:
             self.process = subprocess.Popen(command, env=cli_env(self.settings), stdout=sink, stderr=subprocess.STDOUT)
         return self
 
-    def metrics(self) -> dict[str, float]:
-        """The endpoint's samples as {'name{labels}': value}; empty while the endpoint is not up yet."""
+    def exposition(self) -> str:
+        """The endpoint's text; empty while the endpoint is not up yet."""
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as response:
-                text = response.read().decode()
+                return response.read().decode()
         except OSError:
             self.assert_alive()
-            return {}
+            return ""
+
+    def series(self) -> set[str]:
+        """Names of the series the endpoint declares (its # TYPE lines), with or without samples yet."""
+        return {line.split()[2] for line in self.exposition().splitlines() if line.startswith("# TYPE ")}
+
+    def metrics(self) -> dict[str, float]:
+        """The endpoint's samples as {'name{labels}': value}; empty while the endpoint is not up yet."""
+        text = self.exposition()
         samples = {}
         for line in text.splitlines():
             if line and not line.startswith("#"):

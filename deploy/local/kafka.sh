@@ -26,7 +26,7 @@ pidfile="$home/broker.pid"
 fetch_jars() {
     [[ -f "$libs/kafka_2.13-$version.jar" ]] && return
     echo "fetching Apache Kafka $version jars from Maven Central into $libs" >&2
-    mvn -q -B -f "$here/pom.xml" dependency:copy-dependencies \
+    mvn -q -B -Dstyle.color=never -f "$here/pom.xml" dependency:copy-dependencies \
         -DincludeScope=runtime -DoutputDirectory="$libs.partial" >&2
     rm -rf "$libs" && mv "$libs.partial" "$libs"
 }

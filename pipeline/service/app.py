@@ -143,19 +143,25 @@ def create_app(config: WorkerConfig) -> faust.App:
                 if shard in state.shards and state.shards[shard].since_checkpoint >= config.checkpoint_every_events:
                     await checkpoint(shard)
 
-    @app.timer(interval=0.1)
-    async def tick() -> None:
-        """Release what waited on a quiet topic, checkpoint on time, refresh the gauges."""
-        now = time.time()
+    @app.timer(interval=0.02)
+    async def release_waiting() -> None:
+        """Release what waited on a quiet topic or a grace period: no new message would wake the agent."""
+        if settled.is_set():
+            for shard in list(state.shards):
+                await release(shard)
+
+    @app.timer(interval=1.0)
+    async def housekeeping() -> None:
+        """Checkpoint on time, refresh the gauges."""
         if not settled.is_set():
             return
+        now = time.time()
         for shard in list(state.shards):
             for topic in declared:
                 tp = TP(topic, shard)
                 end = app.consumer.highwater(tp)
                 if end is not None and tp in next_offset:
                     metrics.lag.labels(declared[topic], str(shard)).set(max(0, end - next_offset[tp]))
-            await release(shard)
             record = state.shards.get(shard)
             if record is None:
                 continue
@@ -202,4 +208,6 @@ def run_worker(config: WorkerConfig, loglevel: str = "info") -> None:
     """Serve metrics and run the worker until SIGTERM/SIGINT (then checkpoint and stop)."""
     app = create_app(config)
     app.perfstream_metrics.serve(config.metrics_port, config.metrics_address)
-    faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    worker.spinner = None  # at log level warning faust spins a terminal spinner on every DEBUG record
+    worker.execute_from_commandline()

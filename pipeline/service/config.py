@@ -108,6 +108,6 @@ class WorkerConfig:
     batch_size: int = 1000
     batch_wait_s: float = 0.002
     max_wait_s: float = 1.0
-    order_grace_s: float = 0.0
+    order_grace_s: float = 0.01
     max_message_bytes: int = 256 * 1024
     session_timeout_s: float = 10.0

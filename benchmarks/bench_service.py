@@ -1,0 +1,165 @@
+"""End-to-end throughput and latency of one worker on a real broker, against a trivial faust agent.
+
+Throughput: a backlog of ``--events`` events of SDSC-SP2 is published first; then one process
+(``perfstream worker`` or benchmarks/trivial_agent.py, consume-and-send) reads it and writes one
+record per event. Events/s = records / (last - first output timestamp), from the broker's CreateTime,
+so the benchmark's own consumer is not what is measured. Latency: with the process running and
+caught up, events are published at ``--rate`` per second; a submission's latency is its prediction's
+timestamp minus its own. Each contender runs ``--repeats`` times on fresh topics; medians reported,
+and the ratio worker / trivial agent from the same run.
+
+    deploy/local/kafka.sh start
+    python benchmarks/bench_service.py --data ../shared/data --repeats 3 --json bench-service.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from tqdm import tqdm
+
+from pipeline.service.admin import create_topics
+from pipeline.service.config import KafkaSettings
+from pipeline.service.tools import input_topic
+from pipeline.sources.swf import SwfSource
+
+HERE = Path(__file__).resolve().parent
+PERFSTREAM = Path(sys.executable).parent / "perfstream"
+
+
+def fresh_topics(bootstrap: str) -> KafkaSettings:
+    settings = KafkaSettings(bootstrap=bootstrap, topic_prefix=f"bench{uuid.uuid4().hex[:8]}.")
+    create_topics(settings)
+    return settings
+
+
+def publish(settings: KafkaSettings, events: list[dict], rate: float | None = None) -> None:
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap, linger_ms=0 if rate else 5,
+                             batch_size=256 * 1024)
+    payloads = [(settings.topic(input_topic(e)), e["system"].encode(), json.dumps(e).encode()) for e in events]
+    start = time.monotonic()
+    for i, (topic, key, value) in enumerate(payloads):
+        if rate:
+            delay = start + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        producer.send(topic, value, key=key)
+    producer.flush()
+    producer.close()
+
+
+def timestamps(settings: KafkaSettings, topic: str, expected: int, timeout: float = 300) -> list[tuple[int, dict]]:
+    """(CreateTime ms, record) of ``expected`` records of a topic, read from the beginning."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None, enable_auto_commit=False)
+    partitions = [TopicPartition(settings.topic(topic), p)
+                  for p in consumer.partitions_for_topic(settings.topic(topic))]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    out: list[tuple[int, dict]] = []
+    deadline = time.monotonic() + timeout
+    while len(out) < expected and time.monotonic() < deadline:
+        for records in consumer.poll(timeout_ms=500).values():
+            out += [(r.timestamp, json.loads(r.value)) for r in records]
+    consumer.close()
+    if len(out) < expected:
+        raise TimeoutError(f"{len(out)} of {expected} records on {topic} after {timeout} s")
+    return out
+
+
+def start(contender: str, settings: KafkaSettings, log: Path) -> subprocess.Popen:
+    group = f"{contender}-{uuid.uuid4().hex[:6]}"
+    if contender == "worker":
+        command = [str(PERFSTREAM), "worker", "--bootstrap", settings.bootstrap, "--topic-prefix",
+                   settings.topic_prefix, "--group", group, "--metrics-port", "0", "--loglevel", "warning"]
+    else:
+        command = [sys.executable, str(HERE / "trivial_agent.py"), "--bootstrap", settings.bootstrap,
+                   "--prefix", settings.topic_prefix, "--group", group]
+    env = {**os.environ, "PERFSTREAM_CHECKPOINT_KEY": "benchmark-checkpoint-key"}
+    return subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+
+
+def throughput(contender: str, bootstrap: str, events: list[dict], log_dir: Path) -> float:
+    settings = fresh_topics(bootstrap)
+    publish(settings, events)
+    process = start(contender, settings, log_dir / f"{contender}-throughput.log")
+    try:
+        stamps = [t for t, _ in timestamps(settings, "hpc.predictions", len(events))]
+    finally:
+        process.terminate()
+        process.wait(60)
+    return (len(stamps) - 1) / ((max(stamps) - min(stamps)) / 1000)
+
+
+def latency(contender: str, bootstrap: str, events: list[dict], rate: float, log_dir: Path) -> list[float]:
+    settings = fresh_topics(bootstrap)
+    process = start(contender, settings, log_dir / f"{contender}-latency.log")
+    try:
+        publish(settings, events[:20], rate)  # warm up: until the process answers, it is not caught up
+        timestamps(settings, "hpc.predictions", 20, timeout=120)
+        publish(settings, events[20:], rate)
+        outputs = timestamps(settings, "hpc.predictions", len(events))
+        inputs = timestamps(settings, "hpc.job-submissions", sum(e["schema"] == "job-submission/1" for e in events))
+    finally:
+        process.terminate()
+        process.wait(60)
+    submitted = {record["job_id"]: t for t, record in inputs}
+    answered: dict[str, int] = {}
+    for t, record in outputs:
+        if record.get("schema", "job-submission/1") in ("job-submission/1", "prediction/1") \
+                and record.get("stage", "submission") == "submission":
+            answered.setdefault(record["job_id"], t)
+    return [(answered[j] - submitted[j]) / 1000 for j in list(submitted)[20:] if j in answered]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bootstrap", default=os.environ.get("PERFSTREAM_BOOTSTRAP", "127.0.0.1:19092"))
+    parser.add_argument("--data", default="../shared/data")
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--rate", type=float, default=500.0)
+    parser.add_argument("--latency-events", type=int, default=5_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json")
+    args = parser.parse_args()
+
+    source = SwfSource(Path(args.data) / "traces" / "SDSC-SP2-1998-4.2-cln.swf.gz")
+    events = list(itertools.islice(source, args.events))
+    log_dir = Path(tempfile.mkdtemp(prefix="bench-service-"))
+    results: dict[str, dict[str, list[float]]] = {c: {"throughput": [], "p50": [], "p99": []}
+                                                   for c in ("trivial", "worker")}
+    runs = [(c, r) for r in range(args.repeats) for c in ("trivial", "worker")]
+    for contender, _ in tqdm(runs, desc="service benchmark", unit="run"):
+        results[contender]["throughput"].append(throughput(contender, args.bootstrap, events, log_dir))
+        lat = latency(contender, args.bootstrap, events[:args.latency_events], args.rate, log_dir)
+        results[contender]["p50"].append(percentile(lat, 0.50))
+        results[contender]["p99"].append(percentile(lat, 0.99))
+    summary = {c: {k: statistics.median(v) for k, v in r.items()} for c, r in results.items()}
+    summary["ratio_worker_to_trivial"] = summary["worker"]["throughput"] / summary["trivial"]["throughput"]
+    print(f"{'':10}{'events/s':>10}{'p50 ms':>9}{'p99 ms':>9}   (median of {args.repeats}; latency at "
+          f"{args.rate:.0f} events/s)")
+    for contender in ("trivial", "worker"):
+        s = summary[contender]
+        print(f"{contender:10}{s['throughput']:>10.0f}{s['p50'] * 1000:>9.1f}{s['p99'] * 1000:>9.1f}")
+    print(f"worker / trivial agent throughput: {summary['ratio_worker_to_trivial']:.2f}x   (logs: {log_dir})")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"args": vars(args), "runs": results, "median": summary}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
