@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import time
 from pathlib import Path
 
 from pipeline.processor import Processor
 from pipeline.sources import open_source
-from pipeline.sources.timeline import event_time, order_key
+from pipeline.sources.timeline import order_key
 
 
 def trace_events(path: Path, limit: int | None = None) -> list[dict]:
@@ -35,17 +36,13 @@ def complete(expected: dict[tuple, dict]):
     return lambda records: len(by_job(records)) >= len(expected)
 
 
-def split_between_times(events: list[dict], near: int) -> int:
-    """An index at or after ``near`` where the event time steps up.
-
-    Publishing a stream in two parts split there is the same as publishing it whole: no later part
-    holds an event that time order puts before an event already processed (a completion at the same
-    second as a submission comes first in the stream, and would arrive after it if split apart).
-    """
-    index = near
-    while 0 < index < len(events) and event_time(events[index]) == event_time(events[index - 1]):
-        index += 1
-    return index
+def wait_until(condition, timeout: float = 120, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"{what} not reached within {timeout} s")
 
 
 def explain(got: dict[tuple, dict], expected: dict[tuple, dict], *workers) -> str:

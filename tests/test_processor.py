@@ -38,6 +38,14 @@ def test_a_completion_without_its_submission_is_predicted_before_it_is_learned()
     assert record["predicted"] == 600  # the request: nothing learned yet
 
 
+def test_a_submission_after_its_own_completion_is_refused():
+    processor = Processor("last2")
+    processor.handle(COMPLETION)
+    with pytest.raises(InvalidEvent) as refused:
+        processor.handle(SUBMISSION)
+    assert refused.value.code == "late-submission"
+
+
 def test_learning_happens_at_completion_only():
     processor = Processor("last2")
     processor.handle(SUBMISSION)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import time
 
 from kafka_support import read_topic, send_events
 from service_workloads import (
@@ -12,18 +11,9 @@ from service_workloads import (
     explain,
     replay_in_process,
     several_systems,
-    split_between_times,
     trace_events,
+    wait_until,
 )
-
-
-def wait_until(condition, timeout: float = 120, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"{what} not reached within {timeout} s")
 
 
 def test_killed_worker_restarts_from_its_checkpoint_and_ends_as_an_uninterrupted_run(kafka, workers, sp2):
@@ -44,19 +34,19 @@ def test_killed_worker_restarts_from_its_checkpoint_and_ends_as_an_uninterrupted
     assert second.total('perfstream_events_total{outcome="processed"') < len(events)  # it resumed, not restarted
 
 
-def test_state_moves_with_partitions_when_a_second_worker_joins(kafka, workers, swf_slice):
-    events = several_systems(trace_events(swf_slice), [f"system-{i}" for i in range(6)])
+def test_state_moves_with_partitions_when_a_second_worker_joins(kafka, workers, sp2):
+    events = several_systems(trace_events(sp2, 8000), [f"system-{i}" for i in range(6)])
     expected = by_job(replay_in_process(events))
-    half = split_between_times(events, len(events) // 2)
-    send_events(kafka, events[:half])
-    first = workers("rebalance", "--order-grace", "0.5")  # the second half is published while it runs
-    wait_until(lambda: first.total("perfstream_events_total") >= half, what="first half processed")
+    send_events(kafka, events)  # all of it first: where a worker is when the second joins is all that varies
+    first = workers("rebalance")
+    wait_until(lambda: first.total("perfstream_events_total") >= len(events) // 10, what="a tenth processed")
 
-    second = workers("rebalance", "--order-grace", "0.5")
-    wait_until(lambda: first.total("perfstream_owned_shards") < 6 and second.total("perfstream_owned_shards") > 0,
-               what="partitions shared by both workers")
-    send_events(kafka, events[half:])
-    published = read_topic(kafka, "hpc.predictions", until=complete(expected), timeout=240)
+    second = workers("rebalance")
+    wait_until(lambda: second.total("perfstream_owned_shards") > 0, what="the second worker owning partitions")
+    moved_at = first.total("perfstream_events_total")
+    published = read_topic(kafka, "hpc.predictions", until=complete(expected), timeout=300)
 
+    assert moved_at < len(events), "the second worker joined after the first had finished"
     assert by_job(published) == expected, explain(by_job(published), expected, first, second)
+    assert first.total("perfstream_owned_shards") < 6
     assert second.total('perfstream_checkpoints_total{outcome="restored"}') >= 1
