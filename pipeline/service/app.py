@@ -10,6 +10,7 @@ wires them to Kafka, Prometheus and the rebalance protocol.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -49,9 +50,7 @@ def create_app(config: WorkerConfig) -> faust.App:
     declared = {name(topic): topic for topic in INPUTS}
     next_offset: dict[TP, int] = {}  # per input partition: the offset after the last message delivered
     end_at_assignment: dict[TP, int] = {}  # the partition's end when assigned, until a fetch reports one
-    parked: set[int] = set()
     settled = asyncio.Event()  # clear from the start of a rebalance until its partitions are restored
-    rebalances = [0]  # a batch fetched before a rebalance is dropped: Kafka delivers it again after
 
     def caught_up(shard: int):
         def check(topic: str) -> bool | None:
@@ -123,13 +122,13 @@ def create_app(config: WorkerConfig) -> faust.App:
     @app.agent(inputs)
     async def learn_and_predict(stream: faust.StreamT) -> None:
         async for events in stream.noack_take(config.batch_size, within=config.batch_wait_s):
-            touched, generation = set(), rebalances[0]
+            touched = set()
             for event in events:
                 raw = event.message
                 await settled.wait()
-                if rebalances[0] != generation or raw.partition not in state.shards:
+                if raw.partition not in state.shards:
                     metrics.events.labels(declared[raw.topic], "stale").inc()
-                    continue  # fetched before a rebalance: redelivered from the committed offset
+                    continue  # fetched before a rebalance took its partition away: the new owner reads it
                 next_offset[TP(raw.topic, raw.partition)] = raw.offset + 1
                 message = Message(declared[raw.topic], raw.partition, raw.offset, raw.key, raw.value, raw.timestamp,
                                   event)
@@ -172,22 +171,22 @@ def create_app(config: WorkerConfig) -> faust.App:
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app: faust.App, revoked: set[TP], **_: Any) -> None:
+        """A rebalance began: checkpoint what may move. State stays until the new assignment is known."""
         settled.clear()
-        rebalances[0] += 1
         for shard in sorted({tp.partition for tp in revoked if tp.topic in declared} & set(state.shards)):
             await checkpoint(shard)
-            state.park(shard)
-            parked.add(shard)
-            for topic in declared:
-                next_offset.pop(TP(topic, shard), None)
 
     @app.on_partitions_assigned.connect
     async def on_assigned(app: faust.App, assigned: set[TP], **_: Any) -> None:
+        """Drop the shards that moved away, restore the ones that arrived; kept shards go on as they were.
+
+        A kept partition may be delivered again from its committed offset or not at all: the shard's
+        accepted offsets make either safe, so nothing is dropped or learned twice.
+        """
         shards = {tp.partition for tp in assigned if tp.topic in declared}
         for shard in set(state.shards) - shards:
             state.revoke(shard)
-            metrics.checkpoint_age.remove(str(shard))
-        parked.clear()
+            forget_gauges(shard)
         new = sorted(shards - set(state.shards))
         if new:
             await restore(new)
@@ -195,9 +194,19 @@ def create_app(config: WorkerConfig) -> faust.App:
         settled.set()
         metrics.shards.set(len(state.shards))
 
+    def forget_gauges(shard: int) -> None:
+        series = [(metrics.checkpoint_age, (str(shard),))]
+        series += [(metrics.lag, (topic, str(shard))) for topic in INPUTS]
+        for gauge, labels in series:
+            with contextlib.suppress(KeyError):
+                gauge.remove(*labels)
+        for topic in declared:
+            next_offset.pop(TP(topic, shard), None)
+            end_at_assignment.pop(TP(topic, shard), None)
+
     @app.on_before_shutdown.connect
     async def on_shutdown(app: faust.App, **_: Any) -> None:
-        for shard in sorted(set(state.shards) - parked):
+        for shard in sorted(state.shards):
             await checkpoint(shard)
 
     app.perfstream_metrics = metrics  # the CLI starts its endpoint; tests read it

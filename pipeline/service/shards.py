@@ -113,15 +113,6 @@ class ShardedProcessor:
         self.shards[index] = shard
         return refused
 
-    def park(self, index: int) -> None:
-        """A rebalance began: forget what is queued or in flight (Kafka delivers it again), keep the state."""
-        shard = self.shards[index]
-        shard.merger.drain()
-        for queue in shard.inflight.values():
-            queue.clear()
-        shard.acknowledgeable.clear()
-        shard.accepted = dict(shard.positions)
-
     def revoke(self, index: int) -> None:
         """Give a shard up: forget its systems and anything queued (the new owner reads them again)."""
         shard = self.shards.pop(index, None)
