@@ -84,9 +84,10 @@ def create_app(config: WorkerConfig) -> faust.App:
 
     async def checkpoint(shard: int) -> None:
         checkpoints, handles = state.snapshot(shard)
-        for cp in checkpoints:
-            await app.producer.send(name(CHECKPOINTS), cp.system.encode(), seal(cp, config.checkpoint_key), shard,
-                                    None, None)
+        # seal every system before the first await: the agent may learn more while a send waits
+        sealed = [(cp.system.encode(), seal(cp, config.checkpoint_key)) for cp in checkpoints]
+        for key, blob in sealed:
+            await app.producer.send(name(CHECKPOINTS), key, blob, shard, None, None)
         await app.producer.flush()
         for event in handles:  # only now may Kafka's committed offsets move past these messages
             event.ack()
