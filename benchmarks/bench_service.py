@@ -29,9 +29,9 @@ from pathlib import Path
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from tqdm import tqdm
 
+from pipeline.schemas import topic_for
 from pipeline.service.admin import create_topics
 from pipeline.service.config import KafkaSettings
-from pipeline.service.tools import input_topic
 from pipeline.sources.swf import SwfSource
 
 HERE = Path(__file__).resolve().parent
@@ -47,7 +47,8 @@ def fresh_topics(bootstrap: str) -> KafkaSettings:
 def publish(settings: KafkaSettings, events: list[dict], rate: float | None = None) -> None:
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap, linger_ms=0 if rate else 5,
                              batch_size=256 * 1024)
-    payloads = [(settings.topic(input_topic(e)), e["system"].encode(), json.dumps(e).encode()) for e in events]
+    payloads = [(settings.topic(topic_for(e["schema"], "in")), e["system"].encode(), json.dumps(e).encode())
+                for e in events]
     start = time.monotonic()
     for i, (topic, key, value) in enumerate(payloads):
         if rate:

@@ -96,13 +96,15 @@ def topics_by_direction(direction: str) -> list[str]:
     return [name for name, spec in topics().items() if spec["direction"] == direction]
 
 
-def topic_for(tag: str) -> str:
-    """The output topic that carries records tagged ``tag`` (e.g. ``prediction/1``).
+def topic_for(tag: str, direction: str = "out") -> str:
+    """The topic of this direction that carries messages tagged ``tag`` (e.g. ``prediction/1``).
 
     >>> topic_for("drift-event/1")
     'hpc.metrics'
+    >>> topic_for("job-completion/1", "in")
+    'hpc.job-completions'
     """
-    for name in topics_by_direction("out"):
+    for name in topics_by_direction(direction):
         if tag in topics()[name]["kinds"]:
             return name
-    raise KeyError(f"no output topic declared for {tag}")
+    raise KeyError(f"no {direction!r} topic declared for {tag}")

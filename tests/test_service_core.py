@@ -9,11 +9,11 @@ import pickle
 import pytest
 
 from pipeline.processor import Processor
+from pipeline.schemas import topic_for
 from pipeline.service.checkpoint import Checkpoint, ForgedCheckpoint, seal, unseal
 from pipeline.service.envelope import Rejected, decode
 from pipeline.service.merge import EventTimeMerger
 from pipeline.service.shards import INPUTS, Message, ShardedProcessor
-from pipeline.service.tools import input_topic
 from pipeline.sources import open_source
 
 HEALTH = {"schema": "node-health/1", "system": "a", "component": "fs", "time": 1, "status": "ok"}
@@ -94,7 +94,7 @@ def messages(path, limit: int) -> list[Message]:
     offsets = dict.fromkeys(INPUTS, 0)
     out = []
     for event in itertools.islice(open_source(path), limit):
-        topic = input_topic(event)
+        topic = topic_for(event["schema"], "in")
         out.append(Message(topic, 0, offsets[topic], event["system"].encode(), json.dumps(event).encode(), 0.0))
         offsets[topic] += 1
     return out

@@ -9,17 +9,9 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
 
-from pipeline.schemas import topics, topics_by_direction
+from pipeline.schemas import topic_for
 from pipeline.service.config import KafkaSettings
 from pipeline.sources.timeline import event_time
-
-
-def input_topic(event: dict[str, Any]) -> str:
-    """The input topic that carries an event of this kind (from topics.yaml)."""
-    for name in topics_by_direction("in"):
-        if event["schema"] in topics()[name]["kinds"]:
-            return name
-    raise ValueError(f"no input topic takes {event['schema']!r}")
 
 
 def pacing(speedup: float | None, rate: float | None) -> Callable[[dict[str, Any]], float]:
@@ -50,7 +42,7 @@ def publish(events: Iterable[dict[str, Any]], settings: KafkaSettings, *, speedu
             wait = start + due(event) - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
-            producer.send(settings.topic(input_topic(event)), json.dumps(event).encode(),
+            producer.send(settings.topic(topic_for(event["schema"], "in")), json.dumps(event).encode(),
                           key=event["system"].encode())
             yield event
         producer.flush()
