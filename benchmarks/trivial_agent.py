@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import tempfile
 
 import faust
 
@@ -21,7 +22,7 @@ def main() -> None:
 
     app = faust.App(args.group, broker=f"kafka://{args.bootstrap}", key_serializer="raw", value_serializer="raw",
                     consumer_auto_offset_reset="earliest", broker_session_timeout=10, topic_disable_leader=True,
-                    web_enabled=False)
+                    web_enabled=False, datadir=tempfile.mkdtemp(prefix="trivial-faust-"))
     inputs = app.topic(*(args.prefix + t for t in INPUTS), key_type=bytes, value_type=bytes)
     output = app.topic(args.prefix + "hpc.predictions", key_type=bytes, value_type=bytes)
 

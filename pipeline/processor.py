@@ -19,7 +19,7 @@ from pipeline.learning.interval import ResidualInterval
 from pipeline.learning.job import Job
 from pipeline.learning.registry import make_strategy, resolve
 from pipeline.learning.strategy import Strategy, StrategyContext
-from pipeline.schemas import InvalidEvent, validate
+from pipeline.schemas import InvalidEvent, kind_of, validate
 
 Record = dict[str, Any]
 RECENT_COMPLETIONS = 10_000  # per system: enough to outlast any reordering between the input topics
@@ -105,7 +105,12 @@ class Processor:
 
         Raises :class:`~pipeline.schemas.InvalidEvent` (state untouched) for a bad event.
         """
-        kind = validate(event)
+        validate(event)
+        return self.apply(event)
+
+    def apply(self, event: Mapping[str, Any]) -> list[Record]:
+        """:meth:`handle` for an event already validated (the worker validates on receipt)."""
+        kind = kind_of(event)
         if kind == "job-submission":
             return self._submission(event)
         if kind == "job-completion":

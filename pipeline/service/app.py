@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import faust
+import orjson
 from faust.types import TP
 
 from pipeline.processor import Processor
@@ -30,6 +32,7 @@ from pipeline.service.store import MAX_CHECKPOINT_BYTES, partition_bounds, read_
 log = logging.getLogger("perfstream.worker")
 
 CHECKPOINTS = "hpc.checkpoints"
+FAUST_DATADIR = str(Path(tempfile.gettempdir()) / "perfstream-faust-{conf.id}")
 assert set(INPUTS) == set(topics_by_direction("in")), "topics.yaml and the worker disagree on the inputs"
 
 
@@ -41,6 +44,7 @@ def create_app(config: WorkerConfig) -> faust.App:
         broker_session_timeout=config.session_timeout_s, broker_heartbeat_interval=1.0,
         stream_wait_empty=False,  # unacked messages are normal here: they wait for the next checkpoint
         producer_max_request_size=MAX_CHECKPOINT_BYTES, topic_disable_leader=True, web_enabled=False,
+        datadir=FAUST_DATADIR,  # faust wants one though the worker keeps no tables; not the working directory
     )
     metrics = WorkerMetrics()
     state = ShardedProcessor(Processor(config.strategy, config.targets), max_bytes=config.max_message_bytes,
@@ -62,7 +66,7 @@ def create_app(config: WorkerConfig) -> faust.App:
 
     async def publish(outputs: list[Output], message: Message) -> None:
         for topic, key, record in outputs:
-            await app.producer.send(name(topic), key.encode() if key else None, json.dumps(record).encode(),
+            await app.producer.send(name(topic), key.encode() if key else None, orjson.dumps(record),
                                     None, None, None)
             schema = record["schema"]
             if schema == "prediction/1":
@@ -126,7 +130,8 @@ def create_app(config: WorkerConfig) -> faust.App:
             touched = set()
             for event in events:
                 raw = event.message
-                await settled.wait()
+                if not settled.is_set():
+                    await settled.wait()
                 if raw.partition not in state.shards:
                     metrics.events.labels(declared[raw.topic], "stale").inc()
                     continue  # fetched before a rebalance took its partition away: the new owner reads it

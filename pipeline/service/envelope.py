@@ -7,9 +7,10 @@ where it came from and the reason, so nothing is lost and an operator can replay
 from __future__ import annotations
 
 import base64
-import json
 import time
 from typing import Any
+
+import orjson
 
 from pipeline.schemas import InvalidEvent, topics, validate
 
@@ -52,7 +53,7 @@ def decode(raw: bytes | None, key: bytes | None, topic: str, max_bytes: int = DE
     except UnicodeDecodeError as error:
         raise Rejected("not-utf8", str(error)) from None
     try:
-        event = json.loads(text)
+        event = orjson.loads(text)
     except ValueError as error:
         raise Rejected("not-json", str(error)) from None
     if not isinstance(event, dict):

@@ -146,7 +146,7 @@ class ShardedProcessor:
         done = []
         for message in shard.merger.pop_ready(time.monotonic(), caught_up):
             try:
-                records = self.processor.handle(message.event)
+                records = self.processor.apply(message.event)
             except InvalidEvent as error:  # valid on the wire, unusable here (e.g. an unknown target)
                 outputs = [self._dead_letter(message, Rejected.from_invalid(error))]
             else:
