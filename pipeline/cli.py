@@ -82,6 +82,11 @@ def _kafka_commands(commands) -> None:
                              "(PERFSTREAM_ORDER_GRACE, default 0.01)")
     worker.add_argument("--loglevel", default=env("LOGLEVEL", "info"))
 
+    health = commands.add_parser("health", help="exit 0 if a worker's event loop is alive (for probes)")
+    health.add_argument("--url", default=f"http://127.0.0.1:{env('METRICS_PORT', '9108')}/metrics",
+                        help="the worker's metrics endpoint (default: this host, PERFSTREAM_METRICS_PORT or 9108)")
+    health.add_argument("--max-age", type=float, default=30.0, help="seconds without a heartbeat that count as dead")
+
     topics = commands.add_parser("topics", help="create the topics of topics.yaml, or check the cluster's")
     topics.add_argument("action", choices=("create", "check"))
     add_kafka_arguments(topics)
@@ -204,6 +209,12 @@ def _checkpoint_key(path: str | None) -> bytes:
     return key
 
 
+def _health(args: argparse.Namespace) -> None:
+    from pipeline.service.probe import probe
+
+    print(f"alive: last heartbeat {probe(args.url, args.max_age):.1f} s ago")
+
+
 def _topics(args: argparse.Namespace) -> None:
     from pipeline.service.admin import check_topics, create_topics
     from pipeline.service.config import KafkaSettings
@@ -254,8 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pipeline.learning.registry import UnknownStrategy
 
     args = _parser().parse_args(argv)
-    handlers = {"demo": _demo, "evaluate": _evaluate, "replay": _replay, "worker": _worker, "topics": _topics,
-                "publish": _publish, "tail": _tail}
+    handlers = {"demo": _demo, "evaluate": _evaluate, "replay": _replay, "worker": _worker, "health": _health,
+                "topics": _topics, "publish": _publish, "tail": _tail}
     try:
         handlers[args.command](args)
     except (OSError, SourceError, InvalidEvent, ValueError, UnknownStrategy, KafkaError) as error:

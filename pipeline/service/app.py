@@ -158,6 +158,7 @@ def create_app(config: WorkerConfig) -> faust.App:
     @app.timer(interval=1.0)
     async def housekeeping() -> None:
         """Checkpoint on time, refresh the gauges."""
+        metrics.heartbeat.set_to_current_time()
         if not settled.is_set():
             return
         now = time.time()

@@ -39,6 +39,8 @@ class WorkerMetrics:
                                     "checkpoint", ["shard"], registry=registry)
         self.lag = Gauge("perfstream_consumer_lag", "Messages behind the end of each owned input partition",
                          ["topic", "partition"], registry=registry)
+        self.heartbeat = Gauge("perfstream_heartbeat_timestamp_seconds", "When the worker's event loop last ran "
+                               "its housekeeping tick (every second): liveness", registry=registry)
         self.shards = Gauge("perfstream_owned_shards", "Input partitions this worker owns", registry=registry)
 
     def serve(self, port: int, address: str) -> None:
