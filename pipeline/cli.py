@@ -262,14 +262,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``perfstream`` console script."""
     from kafka.errors import KafkaError
 
-    from pipeline.learning.registry import UnknownStrategy
-
     args = _parser().parse_args(argv)
     handlers = {"demo": _demo, "evaluate": _evaluate, "replay": _replay, "worker": _worker, "health": _health,
                 "topics": _topics, "publish": _publish, "tail": _tail}
     try:
         handlers[args.command](args)
-    except (OSError, SourceError, InvalidEvent, ValueError, UnknownStrategy, KafkaError) as error:
+    except (OSError, SourceError, InvalidEvent, ValueError, KafkaError) as error:  # UnknownStrategy is a ValueError
         print(f"perfstream: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -43,7 +43,7 @@ EVALUATION_ONLY = frozenset({"cumulative"})
 DEFAULT = "select"
 
 
-class UnknownStrategy(KeyError):
+class UnknownStrategy(ValueError):
     """A strategy name that is not registered."""
 
     def __str__(self) -> str:
