@@ -7,16 +7,15 @@ scrape target against the workers' ports, each mounted file against the reposito
 
 from __future__ import annotations
 
-import re
 import shlex
 from pathlib import Path
 
 import pytest
 import yaml
+from deploy_support import DEPLOY, cli_variables
 
 from pipeline.cli import _parser
 
-DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 COMPOSE = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 PERFSTREAM = {name: s for name, s in SERVICES.items() if s.get("image", "").startswith("perfstream")}
@@ -58,9 +57,7 @@ def test_every_perfstream_command_parses_with_the_real_cli(name):
 
 
 def test_every_perfstream_variable_is_one_the_cli_reads():
-    source = "\n".join(p.read_text() for p in (DEPLOY.parent / "pipeline").rglob("*.py"))
-    read = {f"PERFSTREAM_{name}" for name in re.findall(r'env\("([A-Z_]+)"', source)}
-    read |= set(re.findall(r'"(PERFSTREAM_[A-Z_]+)"', source))
+    read = cli_variables()
     for name, service in PERFSTREAM.items():
         unknown = set(service["environment"]) - read
         assert not unknown, f"{name}: {sorted(unknown)}"

@@ -1,0 +1,16 @@
+"""What the deployment tests share: where deploy/ is, and which variables the CLI reads."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEPLOY = REPO / "deploy"
+
+
+def cli_variables() -> set[str]:
+    """Every ``PERFSTREAM_*`` variable the code reads (through ``config.env`` or by its full name)."""
+    source = "\n".join(p.read_text() for p in (REPO / "pipeline").rglob("*.py"))
+    names = {f"PERFSTREAM_{name}" for name in re.findall(r'env\("([A-Z_]+)"', source)}
+    return names | set(re.findall(r'"(PERFSTREAM_[A-Z_]+)"', source))
