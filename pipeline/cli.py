@@ -99,6 +99,22 @@ def _kafka_commands(commands) -> None:
     pace.add_argument("--rate", type=float, help="replay at N events per second")
     publish.add_argument("--limit", type=int, help="stop after this many events")
 
+    slurm = commands.add_parser("slurm", help="Slurm's job records into the input topics")
+    feeds = slurm.add_subparsers(dest="feed", required=True)
+    sacct = feeds.add_parser("sacct", help="run sacct over a time window (again every --follow seconds)")
+    sacct.add_argument("--since", default="now-1hours", help="sacct --starttime (default now-1hours)")
+    sacct.add_argument("--follow", type=float, metavar="SECONDS", help="ask again this often, forever")
+    sacct.add_argument("--completion", action="store_true",
+                       help="read the jobcomp/filetxt log (sacct --completion) where there is no slurmdbd")
+    jobcomp = feeds.add_parser("jobcomp", help="consume the records of Slurm's jobcomp/kafka plugin")
+    jobcomp.add_argument("--from-topic", required=True, help="the plugin's topic (its name as Slurm writes it)")
+    jobcomp.add_argument("--group", default=env("SLURM_GROUP", "perfstream-slurm-jobcomp"),
+                         help="consumer group (PERFSTREAM_SLURM_GROUP)")
+    jobcomp.add_argument("--idle-timeout", type=float, help="stop after this many seconds without a record")
+    for feed in (sacct, jobcomp):
+        feed.add_argument("--system", help="the system's name (default: the record's cluster)")
+        add_kafka_arguments(feed)
+
     tail = commands.add_parser("tail", help="print a topic's records as they arrive")
     tail.add_argument("topic")
     add_kafka_arguments(tail)
@@ -108,7 +124,10 @@ def _kafka_commands(commands) -> None:
 
 
 def _source_arguments(command: argparse.ArgumentParser) -> None:
-    command.add_argument("source", help="a .swf[.gz], TOKIO .csv[.gz] or .jsonl file, or 'synthetic'")
+    command.add_argument("source", help="a .swf[.gz], TOKIO .csv[.gz], .jsonl or `sacct --parsable2` output "
+                                        "(.sacct) file, or 'synthetic'")
+    command.add_argument("--system", help="the system's name where the file has none (default: SWF file name, "
+                                          "'cori' for TOKIO, the Cluster column of sacct)")
     command.add_argument("--kind", choices=KINDS, help="source kind (default: from the file name)")
     command.add_argument("--lenient", action="store_true", help="skip malformed lines and count them")
     command.add_argument("--jobs", type=int, default=100_000, help="jobs for --kind synthetic")
@@ -116,7 +135,8 @@ def _source_arguments(command: argparse.ArgumentParser) -> None:
 
 
 def _load(args: argparse.Namespace, seed: int = 0):
-    source = open_source(args.source, args.kind, lenient=args.lenient, seed=seed, n_jobs=args.jobs)
+    source = open_source(args.source, args.kind, lenient=args.lenient, seed=seed, n_jobs=args.jobs,
+                         system=args.system)
     events = list(tqdm(source, desc=f"reading {Path(args.source).name}", unit="ev", unit_scale=True,
                        disable=True if args.quiet else None))
     return source, events
@@ -169,7 +189,7 @@ def _demo(args: argparse.Namespace) -> None:
 def _replay(args: argparse.Namespace) -> None:
     from pipeline.processor import Processor
 
-    source = open_source(args.source, args.kind, lenient=args.lenient, n_jobs=args.jobs)
+    source = open_source(args.source, args.kind, lenient=args.lenient, n_jobs=args.jobs, system=args.system)
     targets = _csv(args.targets) if args.targets else [DEFAULT_TARGET[source.kind]]
     processor = Processor(args.strategy, targets)
     out = Path(args.out)
@@ -237,12 +257,29 @@ def _publish(args: argparse.Namespace) -> None:
     from pipeline.service.config import KafkaSettings
     from pipeline.service.tools import publish
 
-    source = open_source(args.source, args.kind, lenient=args.lenient, n_jobs=args.jobs)
+    source = open_source(args.source, args.kind, lenient=args.lenient, n_jobs=args.jobs, system=args.system)
     events = itertools.islice(source, args.limit) if args.limit else source
     sent = publish(events, KafkaSettings.from_args(args), speedup=args.speedup, rate=args.rate)
     count = sum(1 for _ in tqdm(sent, desc="publishing", unit="ev", unit_scale=True,
                                 disable=True if args.quiet else None))
     print(f"published {count} events from {Path(args.source).name} to {args.bootstrap}")
+
+
+def _slurm(args: argparse.Namespace) -> None:
+    from pipeline.service.config import KafkaSettings
+    from pipeline.service.slurm_bridge import bridge_jobcomp, follow_sacct
+
+    settings = KafkaSettings.from_args(args)
+    if args.feed == "sacct":
+        rounds = follow_sacct(settings, since=args.since, system=args.system, completion=args.completion,
+                              every_s=args.follow)
+    else:
+        rounds = bridge_jobcomp(settings, args.from_topic, group=args.group, system=args.system,
+                                idle_timeout_s=args.idle_timeout)
+    tally = None
+    for tally in rounds:
+        print(f"slurm {args.feed}: {tally}", file=sys.stderr, flush=True)
+    print(f"slurm {args.feed}: {tally or 'no records'}")
 
 
 def _tail(args: argparse.Namespace) -> None:
@@ -264,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = _parser().parse_args(argv)
     handlers = {"demo": _demo, "evaluate": _evaluate, "replay": _replay, "worker": _worker, "health": _health,
-                "topics": _topics, "publish": _publish, "tail": _tail}
+                "topics": _topics, "publish": _publish, "slurm": _slurm, "tail": _tail}
     try:
         handlers[args.command](args)
     except (OSError, SourceError, InvalidEvent, ValueError, KafkaError) as error:  # UnknownStrategy is a ValueError
