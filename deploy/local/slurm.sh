@@ -6,7 +6,8 @@
 #   bash deploy/local/slurm.sh start|stop|status|env
 #
 # Environment: PERFSTREAM_SLURM_HOME (default /tmp/perfstream-slurm), PERFSTREAM_SLURM_PORT (slurmctld;
-# slurmd listens on the next port; default 16817). `env` prints the variables Slurm's clients need.
+# slurmd listens on the next port; default 16817), PERFSTREAM_SLURM_CPUS (job slots, default 16).
+# `env` prints the variables Slurm's clients need.
 set -euo pipefail
 
 home="${PERFSTREAM_SLURM_HOME:-/tmp/perfstream-slurm}"
@@ -21,7 +22,7 @@ configure() {
   [[ -s "$home/munge/munge.key" ]] || mungekey --create --keyfile="$home/munge/munge.key"
   chmod 600 "$home/munge/munge.key"
   local cpus memory
-  cpus="$(nproc)"
+  cpus="${PERFSTREAM_SLURM_CPUS:-16}"  # more slots than cores (config_overrides): test jobs mostly sleep
   memory="$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 / 2 ))"
   cat > "$conf" <<CONF
 ClusterName=perfstream-ci
@@ -51,13 +52,14 @@ AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/filetxt
 JobCompLoc=$home/jobcomp.log
 ReturnToService=2
+SlurmdParameters=config_overrides
 MinJobAge=2
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$memory State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
 }
 
-running() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+running() { [[ -f "$1" ]] && kill -0 "$(cat "$1" 2>/dev/null)" 2>/dev/null; }
 
 start() {
   configure

@@ -30,6 +30,26 @@ class Rejected(ValueError):
         return cls(error.code, str(error))
 
 
+def json_object(raw: bytes | None, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, Any]:
+    """A message's value as a JSON object; raise :class:`Rejected` (oversized, not-utf8, not-json,
+    not-an-object) when it is not one."""
+    if raw is None:
+        raise Rejected("not-json", "empty message (null value)")
+    if len(raw) > max_bytes:
+        raise Rejected("oversized", f"{len(raw)} bytes, more than the limit of {max_bytes}")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise Rejected("not-utf8", str(error)) from None
+    try:
+        value = orjson.loads(text)
+    except ValueError as error:
+        raise Rejected("not-json", str(error)) from None
+    if not isinstance(value, dict):
+        raise Rejected("not-an-object", f"the value is a JSON {type(value).__name__}, not an object")
+    return value
+
+
 def decode(raw: bytes | None, key: bytes | None, topic: str, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, Any]:
     """Parse and check one input message from ``topic``; raise :class:`Rejected` when unusable.
 
@@ -44,20 +64,7 @@ def decode(raw: bytes | None, key: bytes | None, topic: str, max_bytes: int = DE
     ...
     pipeline.service.envelope.Rejected: not-utf8: 'utf-8' codec can't decode byte 0xff in position 0: invalid start byte
     """
-    if raw is None:
-        raise Rejected("not-json", "empty message (null value)")
-    if len(raw) > max_bytes:
-        raise Rejected("oversized", f"{len(raw)} bytes, more than the limit of {max_bytes}")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise Rejected("not-utf8", str(error)) from None
-    try:
-        event = orjson.loads(text)
-    except ValueError as error:
-        raise Rejected("not-json", str(error)) from None
-    if not isinstance(event, dict):
-        raise Rejected("not-an-object", f"the value is a JSON {type(event).__name__}, not an object")
+    event = json_object(raw, max_bytes)
     try:
         kind = validate(event)
     except InvalidEvent as error:

@@ -22,7 +22,7 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from pipeline.schemas import InvalidEvent, topic_for, validate
 from pipeline.service.config import KafkaSettings
-from pipeline.service.envelope import Rejected, dead_letter
+from pipeline.service.envelope import Rejected, dead_letter, json_object
 from pipeline.sources.slurm import SACCT_FORMAT, SlurmJob, SlurmRecordError, jobcomp_job, sacct_job
 from pipeline.sources.timeline import Event, order_key
 
@@ -181,19 +181,10 @@ def bridge_jobcomp(settings: KafkaSettings, topic: str, *, group: str = "perfstr
 def _jobcomp_jobs(records: list[Any], system: str | None, outbox: Outbox) -> Iterator[SlurmJob]:
     for message in records:
         try:
-            yield jobcomp_job(_json(message.value), system)
+            yield jobcomp_job(json_object(message.value), system)
         except Rejected as rejected:
             outbox.reject(message.value, message.topic, message.partition, message.offset, rejected)
         except SlurmRecordError as error:
             outbox.reject(message.value, message.topic, message.partition, message.offset,
                           Rejected("schema-violation", str(error)))
 
-
-def _json(raw: bytes | None) -> Any:
-    if raw is None:
-        raise Rejected("not-json", "empty message (null value)")
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
-        category = "not-utf8" if "UTF-8" in str(error) else "not-json"
-        raise Rejected(category, str(error)) from None

@@ -1,0 +1,144 @@
+"""Real Slurm jobs through ``perfstream slurm`` into Kafka and back as predictions.
+
+A one-node Slurm (deploy/local/slurm.sh: munged, slurmctld, slurmd from Debian's packages, a
+jobcomp/filetxt log) runs jobs submitted with sbatch; the adapter reads them with the real sacct and
+publishes them; a real worker predicts them. The jobcomp/kafka plugin needs Slurm >= 23.02 (Debian 12
+ships 22.05), so its feed is tested with records in the plugin's format built from the same real jobs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import NewTopic
+from kafka_support import PERFSTREAM, REPO, cli_arguments, cli_env, free_port, read_topic
+from service_workloads import wait_until
+
+SYSTEM = "ci-slurm"
+SLURM_SH = REPO / "deploy" / "local" / "slurm.sh"
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    """A running one-node Slurm of this module's own; yields the environment its clients need."""
+    env = {**os.environ, "PERFSTREAM_SLURM_HOME": str(tmp_path_factory.mktemp("slurm")),
+           "PERFSTREAM_SLURM_PORT": str(free_port(span=2))}
+    started = subprocess.run(["bash", str(SLURM_SH), "start"], env=env, capture_output=True, text=True, timeout=120)
+    assert started.returncode == 0, started.stdout + started.stderr
+    env["SLURM_CONF"] = f"{env['PERFSTREAM_SLURM_HOME']}/slurm.conf"
+    yield env
+    subprocess.run(["bash", str(SLURM_SH), "stop"], env=env, capture_output=True, timeout=120)
+
+
+def sbatch(env: dict, script: str, name: str, minutes: int, tmp_path) -> str:
+    result = subprocess.run(["sbatch", "--parsable", "-J", name, "-t", str(minutes), "-o", "/dev/null",
+                             "--wrap", script], env=env, capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().split(";")[0]
+
+
+def run_jobs(env: dict, tmp_path, count: int) -> tuple[list[str], str]:
+    """Submit ``count`` short jobs of three kinds and one that fails at once; wait until all finished."""
+    ran = [sbatch(env, f"sleep {1 + i % 3}", f"app-{'abc'[i % 3]}", 1 + i % 3, tmp_path) for i in range(count)]
+    failed = sbatch(env, "exit 3", "broken", 1, tmp_path)
+    wait_until(lambda: not subprocess.run(["squeue", "-h"], env=env, capture_output=True, text=True).stdout.strip(),
+               180, "every job finished")
+    return ran, failed
+
+
+def slurm_command(kafka, env: dict, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([str(PERFSTREAM), "slurm", *args, "--system", SYSTEM, *cli_arguments(kafka)],
+                          env={**cli_env(kafka), "SLURM_CONF": env["SLURM_CONF"]}, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def predictions_by_stage(kafka, expected_jobs: int) -> dict[str, set[str]]:
+    records = read_topic(kafka, "hpc.predictions", until=2 * expected_jobs, timeout=120)
+    stages: dict[str, set[str]] = {"submission": set(), "completion": set()}
+    for record in records:
+        stages[record["stage"]].add(record["job_id"])
+    return stages
+
+
+def test_sbatch_jobs_flow_through_sacct_into_kafka_and_come_back_as_predictions(kafka, workers, slurm, tmp_path):
+    ran, failed = run_jobs(slurm, tmp_path, 30)
+    result = slurm_command(kafka, slurm, "sacct", "--completion", "--since", "now-1hours")
+    assert result.returncode == 0, result.stderr
+    assert "30 jobs published, 1 records skipped" in result.stdout  # the failed job ran 0 s: nothing to learn
+    workers("slurm")
+    stages = predictions_by_stage(kafka, len(ran))
+    assert stages["submission"] == set(ran) and stages["completion"] == set(ran)
+    assert failed not in stages["submission"]
+    submissions = read_topic(kafka, "hpc.job-submissions", until=len(ran))
+    assert {s["app"] for s in submissions} == {"app-a", "app-b", "app-c"}
+    assert {s["requested_walltime_s"] for s in submissions} == {60.0, 120.0, 180.0}
+
+
+def test_following_sacct_publishes_new_jobs_once(kafka, workers, slurm, tmp_path):
+    follower = subprocess.Popen([str(PERFSTREAM), "slurm", "sacct", "--completion", "--since", "now-1hours",
+                                 "--follow", "1", "--system", SYSTEM, *cli_arguments(kafka)],
+                                env={**cli_env(kafka), "SLURM_CONF": slurm["SLURM_CONF"]},
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(3)  # a few rounds with nothing new
+        ran, _ = run_jobs(slurm, tmp_path, 6)
+        wait_until(lambda: set(ran) <= {s["job_id"] for s in read_topic(kafka, "hpc.job-submissions", idle=1)},
+                   60, "the new jobs published")
+        time.sleep(3)  # more rounds: no job may be published again
+        submissions = read_topic(kafka, "hpc.job-submissions")
+    finally:
+        follower.terminate()
+        follower.wait(30)
+    ids = [s["job_id"] for s in submissions]
+    assert len(ids) == len(set(ids)), "a job was published twice"
+
+
+def jobcomp_record(row: dict[str, str]) -> dict:
+    """A record shaped as jobcomp/kafka sends it (field names and units of Slurm's jobcomp_common.c)."""
+    iso = lambda epoch: datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%S")  # noqa: E731
+    return {"jobid": int(row["JobID"]), "username": row["User"].split("(")[0], "groupname": row["Group"],
+            "@submit": iso(min(row["Submit"], row["Eligible"])), "@start": iso(row["Start"]), "@end": iso(row["End"]),
+            "elapsed": int(row["ElapsedRaw"]), "partition": row["Partition"], "nodes": row["NodeList"],
+            "total_cpus": int(row["NCPUS"]), "total_nodes": int(row["NNodes"]), "state": row["State"],
+            "time_limit": int(row["TimelimitRaw"]) * 60, "job_name": row["JobName"], "exit_code": "0:0"}
+
+
+def test_jobcomp_records_from_their_topic_become_predictions_and_bad_ones_dead_letters(kafka, workers, slurm,
+                                                                                          tmp_path):
+    ran, _ = run_jobs(slurm, tmp_path, 8)
+    out = subprocess.run(["sacct", "--completion", "--parsable2", "--format=JobID,User,Group,Submit,Eligible,"
+                          "Start,End,ElapsedRaw,Partition,NodeList,NCPUS,NNodes,State,TimelimitRaw,JobName"],
+                         env={**slurm, "SLURM_TIME_FORMAT": "%s"}, capture_output=True, text=True, check=True).stdout
+    header, *lines = out.splitlines()
+    rows = [dict(zip(header.split("|"), line.split("|"), strict=True)) for line in lines]
+    records = [json.dumps(jobcomp_record(r)).encode() for r in rows if r["JobID"] in ran]
+    hostile = [b"not json", b"[1, 2]", b'{"jobid": "x", "state": "COMPLETED"}', b"\xff\xfe",
+               json.dumps({**jobcomp_record(rows[0]), "@submit": "yesterday"}).encode()]
+    topic = f"slurm-jobcomp-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(**kafka.kafka_python())
+    admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+    admin.close()
+    producer = KafkaProducer(**kafka.kafka_python())
+    for value in records + hostile:
+        producer.send(topic, value)
+    producer.flush()
+    producer.close()
+
+    result = slurm_command(kafka, slurm, "jobcomp", "--from-topic", topic, "--idle-timeout", "5")
+    assert result.returncode == 0, result.stderr
+    assert f"{len(records)} jobs published" in result.stdout
+    workers("jobcomp")
+    stages = predictions_by_stage(kafka, len(records))
+    assert stages["submission"] == set(ran)
+    dead = read_topic(kafka, "hpc.dead-letters", until=len(hostile))
+    assert sorted(d["category"] for d in dead) == ["not-an-object", "not-json", "not-utf8", "schema-violation",
+                                                   "schema-violation"]
+    assert all(d["topic"] == topic for d in dead)
+    assert any("@submit" in d["reason"] for d in dead) and any("jobid" in d["reason"] for d in dead)
