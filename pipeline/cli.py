@@ -71,6 +71,9 @@ def _kafka_commands(commands) -> None:
     worker.add_argument("--checkpoint-key-file", default=env("CHECKPOINT_KEY_FILE"),
                         help="file with the HMAC key (PERFSTREAM_CHECKPOINT_KEY_FILE); "
                              "else the variable PERFSTREAM_CHECKPOINT_KEY")
+    worker.add_argument("--previous-checkpoint-key-file", default=env("PREVIOUS_CHECKPOINT_KEY_FILE"),
+                        help="during a key rotation: file with the old key, still accepted when loading "
+                             "(PERFSTREAM_PREVIOUS_CHECKPOINT_KEY_FILE; else PERFSTREAM_PREVIOUS_CHECKPOINT_KEY)")
     worker.add_argument("--metrics-port", type=int, default=int(env("METRICS_PORT", "9108")),
                         help="Prometheus endpoint port (PERFSTREAM_METRICS_PORT, default 9108)")
     worker.add_argument("--metrics-address", default=env("METRICS_ADDRESS", "0.0.0.0"),
@@ -211,7 +214,8 @@ def _worker(args: argparse.Namespace) -> None:
     from pipeline.service.config import KafkaSettings, WorkerConfig
 
     config = WorkerConfig(
-        KafkaSettings.from_args(args), _checkpoint_key(args.checkpoint_key_file), group=args.group,
+        KafkaSettings.from_args(args), _checkpoint_key(args.checkpoint_key_file),
+        previous_checkpoint_keys=_previous_checkpoint_keys(args.previous_checkpoint_key_file), group=args.group,
         strategy=resolve(args.strategy), targets=tuple(_csv(args.targets)),
         checkpoint_every_events=args.checkpoint_every_events, checkpoint_every_s=args.checkpoint_every_seconds,
         metrics_port=args.metrics_port, metrics_address=args.metrics_address, max_wait_s=args.max_wait,
@@ -219,10 +223,15 @@ def _worker(args: argparse.Namespace) -> None:
     run_worker(config, args.loglevel)
 
 
-def _checkpoint_key(path: str | None) -> bytes:
+def _key(path: str | None, variable: str) -> bytes:
+    """A secret from a file when one is named, else from an environment variable ('' when neither)."""
     import os
 
-    key = Path(path).read_bytes().strip() if path else os.environ.get("PERFSTREAM_CHECKPOINT_KEY", "").encode()
+    return Path(path).read_bytes().strip() if path else os.environ.get(variable, "").encode()
+
+
+def _checkpoint_key(path: str | None) -> bytes:
+    key = _key(path, "PERFSTREAM_CHECKPOINT_KEY")
     if len(key) < 16:
         raise ValueError("checkpoints need an HMAC key of at least 16 bytes: set PERFSTREAM_CHECKPOINT_KEY "
                          "or --checkpoint-key-file (the same key on every worker of a group)")
@@ -233,6 +242,11 @@ def _health(args: argparse.Namespace) -> None:
     from pipeline.service.probe import probe
 
     print(f"alive: last heartbeat {probe(args.url, args.max_age):.1f} s ago")
+
+
+def _previous_checkpoint_keys(path: str | None) -> tuple[bytes, ...]:
+    key = _key(path, "PERFSTREAM_PREVIOUS_CHECKPOINT_KEY")
+    return (key,) if key else ()
 
 
 def _topics(args: argparse.Namespace) -> None:

@@ -75,3 +75,39 @@ def test_metrics_endpoint_serves_every_series_the_readme_documents(kafka, worker
 
     assert len(documented) >= 10
     assert documented <= served, f"documented but not served: {sorted(documented - served)}"
+
+
+def test_a_key_rotation_keeps_the_learned_state(kafka, workers, swf_slice, tmp_path):
+    old, new = tmp_path / "old.key", tmp_path / "new.key"
+    old.write_text("the-old-checkpoint-key")
+    new.write_text("the-new-checkpoint-key")
+    events = trace_events(swf_slice, 600)
+    send_events(kafka, events)
+    first = workers("rotation", "--checkpoint-key-file", str(old))
+    read_topic(kafka, "hpc.predictions", until=len(events), timeout=120)
+    first.stop()  # checkpoints with the old key on the way out
+
+    during = workers("rotation", "--checkpoint-key-file", str(new), "--previous-checkpoint-key-file", str(old))
+    during.wait_owning(6)
+    assert during.total('perfstream_checkpoints_total{outcome="restored"}') == 1
+    assert during.total('perfstream_checkpoints_total{outcome="refused_signature"}') == 0
+    during.stop()  # ... and now with the new key
+
+    after = workers("rotation", "--checkpoint-key-file", str(new))
+    after.wait_owning(6)
+    assert after.total('perfstream_checkpoints_total{outcome="restored"}') == 1
+    assert after.total('perfstream_checkpoints_total{outcome="refused_signature"}') == 0
+
+
+def test_without_the_previous_key_an_old_checkpoint_is_refused(kafka, workers, swf_slice, tmp_path):
+    old, new = tmp_path / "old.key", tmp_path / "new.key"
+    old.write_text("the-old-checkpoint-key")
+    new.write_text("the-new-checkpoint-key")
+    send_events(kafka, trace_events(swf_slice, 200))
+    first = workers("no-rotation", "--checkpoint-key-file", str(old))
+    read_topic(kafka, "hpc.predictions", until=200, timeout=120)
+    first.stop()
+
+    second = workers("no-rotation", "--checkpoint-key-file", str(new))
+    second.wait_owning(6)
+    assert second.total('perfstream_checkpoints_total{outcome="refused_signature"}') == 1

@@ -101,7 +101,8 @@ def create_app(config: WorkerConfig) -> faust.App:
 
     async def restore(shards: list[int]) -> None:
         found, forged = await asyncio.get_running_loop().run_in_executor(
-            None, read_checkpoints, config.kafka, name(CHECKPOINTS), shards, config.checkpoint_key)
+            None, read_checkpoints, config.kafka, name(CHECKPOINTS), shards, config.checkpoint_key,
+            config.previous_checkpoint_keys)
         metrics.checkpoints.labels("refused_signature").inc(len(forged))
         for shard in shards:
             refused = state.assign(shard, found[shard])

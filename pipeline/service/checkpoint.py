@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import pickle
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,12 +58,21 @@ def seal(checkpoint: Checkpoint, key: bytes) -> bytes:
     return MAGIC + hmac.new(key, MAGIC + body, hashlib.sha256).digest() + body
 
 
-def unseal(blob: bytes, key: bytes) -> Checkpoint:
-    """Check the signature, then load; raise :class:`ForgedCheckpoint` without unpickling if it fails."""
+def unseal(blob: bytes, key: bytes, previous: Sequence[bytes] = ()) -> Checkpoint:
+    """Check the signature, then load; raise :class:`ForgedCheckpoint` without unpickling if it fails.
+
+    ``previous`` keys are accepted too, so that a key can be rotated without losing state: checkpoints
+    written with the old key still load until each system has been checkpointed with the new one.
+
+    >>> old = seal(Checkpoint("a", 0, {"t": 5}, [1], "naive", ("runtime_s",), 0.0), b"old key")
+    >>> unseal(old, b"new key", previous=[b"old key"]).system
+    'a'
+    """
     if not blob.startswith(MAGIC) or len(blob) < len(MAGIC) + _MAC_SIZE:
         raise ForgedCheckpoint("not a perfstream checkpoint (bad header)")
     mac, body = blob[len(MAGIC):len(MAGIC) + _MAC_SIZE], blob[len(MAGIC) + _MAC_SIZE:]
-    if not hmac.compare_digest(mac, hmac.new(key, MAGIC + body, hashlib.sha256).digest()):
+    signed = [hmac.compare_digest(mac, hmac.new(k, MAGIC + body, hashlib.sha256).digest()) for k in (key, *previous)]
+    if not any(signed):
         raise ForgedCheckpoint("signature mismatch: not written with this key")
     checkpoint = pickle.loads(zlib.decompress(body))
     if not isinstance(checkpoint, Checkpoint):

@@ -98,6 +98,7 @@ class WorkerConfig:
 
     kafka: KafkaSettings
     checkpoint_key: bytes
+    previous_checkpoint_keys: tuple[bytes, ...] = ()  # still accepted while a key rotation is under way
     group: str = "perfstream"
     strategy: str = "default"
     targets: tuple[str, ...] = ("runtime_s",)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from kafka import KafkaConsumer, TopicPartition
 
@@ -14,12 +15,13 @@ log = logging.getLogger(__name__)
 MAX_CHECKPOINT_BYTES = 64 * 1024 * 1024  # as the topic's max.message.bytes in topics.yaml
 
 
-def read_checkpoints(settings: KafkaSettings, topic: str, shards: list[int], key: bytes
-                     ) -> tuple[dict[int, list[Checkpoint]], list[tuple[str, str]]]:
+def read_checkpoints(settings: KafkaSettings, topic: str, shards: list[int], key: bytes,
+                     previous: Sequence[bytes] = ()) -> tuple[dict[int, list[Checkpoint]], list[tuple[str, str]]]:
     """The newest checkpoint of each system in the given partitions of ``topic``, and those refused.
 
     A refused checkpoint (bad signature, wrong format) is returned as (record key, reason) and is
     never unpickled; the worker then rebuilds that system from the input topics' retained history.
+    Checkpoints signed with ``key`` or one of the ``previous`` keys (a rotation under way) load.
     """
     consumer = KafkaConsumer(**settings.kafka_python(), group_id=None, enable_auto_commit=False,
                              max_partition_fetch_bytes=MAX_CHECKPOINT_BYTES, fetch_max_bytes=MAX_CHECKPOINT_BYTES,
@@ -43,7 +45,7 @@ def read_checkpoints(settings: KafkaSettings, topic: str, shards: list[int], key
             continue
         name = record_key.decode("utf-8", "replace") if record_key else "?"
         try:
-            restored[shard].append(unseal(blob, key))
+            restored[shard].append(unseal(blob, key, previous))
         except ForgedCheckpoint as error:
             log.error("refused checkpoint %s in %s[%d]: %s", name, topic, shard, error)
             refused.append((name, str(error)))
