@@ -47,6 +47,7 @@ def create_app(config: WorkerConfig) -> faust.App:
         datadir=FAUST_DATADIR,  # faust wants one though the worker keeps no tables; not the working directory
     )
     metrics = WorkerMetrics()
+    metrics.heartbeat.set_to_current_time()  # starting counts as a beat: the loop then has --max-age to tick
     state = ShardedProcessor(Processor(config.strategy, config.targets), max_bytes=config.max_message_bytes,
                              max_wait_s=config.max_wait_s, grace_s=config.order_grace_s,
                              prefix=config.kafka.topic_prefix)
