@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The Debian packages perfstream's tests drive, installed when missing (needs root, as in CI):
 #   prometheus  promtool checks and unit-tests deploy/prometheus/rules.yml; the server scrapes a worker
-#   slurm-wlm, munge  a one-node Slurm (deploy/local/slurm.sh) whose jobs feed `perfstream slurm`
+#   slurm-wlm, slurmdbd, munge, mariadb-server  a one-node Slurm with accounting (deploy/local/slurm.sh)
+#                     whose jobs feed `perfstream slurm`
 set -euo pipefail
 
 missing=()
 command -v promtool >/dev/null && command -v prometheus >/dev/null || missing+=(prometheus)
 command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v sbatch >/dev/null \
   || missing+=(slurm-wlm slurm-client)
+command -v slurmdbd >/dev/null || missing+=(slurmdbd)
 command -v munged >/dev/null && command -v mungekey >/dev/null || missing+=(munge)
+command -v mariadbd >/dev/null || missing+=(mariadb-server)
 
 if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive

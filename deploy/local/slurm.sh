@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# A one-node Slurm on this host for the Slurm adapter's tests: munged, slurmctld and slurmd from
-# Debian's slurm-wlm and munge packages (deploy/local/debian-packages.sh installs them), run as root,
-# with jobs recorded in a job-completion log (jobcomp/filetxt), all under one home directory.
+# A one-node Slurm on this host for the Slurm adapter's tests: munged, MariaDB, slurmdbd, slurmctld
+# and slurmd from Debian's packages (deploy/local/debian-packages.sh installs them), run as root,
+# jobs recorded both in the accounting database (plain `sacct`) and in a job-completion log
+# (jobcomp/filetxt, `sacct --completion`), all under one home directory.
 #
 #   bash deploy/local/slurm.sh start|stop|status|env
 #
 # Environment: PERFSTREAM_SLURM_HOME (default /tmp/perfstream-slurm), PERFSTREAM_SLURM_PORT (slurmctld;
-# slurmd listens on the next port; default 16817), PERFSTREAM_SLURM_CPUS (job slots, default 16).
+# slurmd, slurmdbd and MariaDB listen on the next three ports; default 16817), PERFSTREAM_SLURM_CPUS
+# (job slots, default 16).
 # `env` prints the variables Slurm's clients need.
 set -euo pipefail
 
@@ -15,9 +17,12 @@ port="${PERFSTREAM_SLURM_PORT:-16817}"
 host="$(hostname -s)"
 conf="$home/slurm.conf"
 socket="$home/munge/munge.socket"
+dbd_port=$((port + 2))
+db_port=$((port + 3))
+db_socket="$home/mysql.sock"
 
 configure() {
-  mkdir -p "$home"/{munge,state,spool,log}
+  mkdir -p "$home"/{munge,state,spool,log,mysql}
   chmod 700 "$home/munge"
   [[ -s "$home/munge/munge.key" ]] || mungekey --create --keyfile="$home/munge/munge.key"
   chmod 600 "$home/munge/munge.key"
@@ -48,7 +53,10 @@ SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
+AccountingStorageType=accounting_storage/slurmdbd
+AccountingStorageHost=127.0.0.1
+AccountingStoragePort=$dbd_port
+AccountingStoragePass=$socket
 JobCompType=jobcomp/filetxt
 JobCompLoc=$home/jobcomp.log
 ReturnToService=2
@@ -57,6 +65,37 @@ MinJobAge=2
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$memory State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
+  cat > "$home/slurmdbd.conf" <<CONF
+AuthType=auth/munge
+AuthInfo=socket=$socket
+DbdHost=localhost
+DbdAddr=127.0.0.1
+DbdPort=$dbd_port
+SlurmUser=root
+StorageType=accounting_storage/mysql
+StorageHost=127.0.0.1
+StoragePort=$db_port
+StorageUser=root
+StorageLoc=slurm_acct_db
+PidFile=$home/slurmdbd.pid
+LogFile=$home/log/slurmdbd.log
+CONF
+  chmod 600 "$home/slurmdbd.conf"  # slurmdbd refuses a readable one
+}
+
+start_database() {
+  [[ -d "$home/mysql/mysql" ]] || mariadb-install-db --no-defaults --user=root --datadir="$home/mysql" \
+    --auth-root-authentication-method=normal --skip-test-db > "$home/log/mariadb-install.log" 2>&1
+  running "$home/mariadb.pid" || (mariadbd --no-defaults --user=root --datadir="$home/mysql" --socket="$db_socket" \
+    --port="$db_port" --bind-address=127.0.0.1 --pid-file="$home/mariadb.pid" \
+    --log-error="$home/log/mariadb.log" > /dev/null 2>&1 &)
+  for _ in $(seq 60); do
+    mariadb-admin --no-defaults --socket="$db_socket" -u root ping > /dev/null 2>&1 && break
+    sleep 0.5
+  done
+  # slurmdbd connects over TCP as root with no password: allow exactly that, on loopback only
+  mariadb --no-defaults --socket="$db_socket" -u root -e \
+    "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1'; GRANT ALL ON *.* TO 'root'@'127.0.0.1';"
 }
 
 running() { [[ -f "$1" ]] && kill -0 "$(cat "$1" 2>/dev/null)" 2>/dev/null; }
@@ -65,7 +104,11 @@ start() {
   configure
   running "$home/munged.pid" || munged --force --key-file="$home/munge/munge.key" --socket="$socket" \
     --pid-file="$home/munged.pid" --log-file="$home/log/munged.log" --seed-file="$home/munge/munge.seed"
-  export SLURM_CONF="$conf"
+  export SLURM_CONF="$conf"  # slurmdbd finds slurmdbd.conf beside it
+  start_database
+  running "$home/slurmdbd.pid" || slurmdbd
+  for _ in $(seq 60); do sacctmgr -n list cluster > /dev/null 2>&1 && break; sleep 0.5; done
+  sacctmgr -i -Q add cluster perfstream-ci > /dev/null 2>&1 || true  # already there after a restart
   running "$home/slurmctld.pid" || slurmctld -f "$conf"
   running "$home/slurmd.pid" || slurmd -f "$conf"
   for _ in $(seq 60); do
@@ -81,7 +124,7 @@ start() {
 }
 
 stop() {
-  for daemon in slurmd slurmctld munged; do
+  for daemon in slurmd slurmctld slurmdbd mariadb munged; do
     if running "$home/$daemon.pid"; then
       kill "$(cat "$home/$daemon.pid")"
       for _ in $(seq 30); do running "$home/$daemon.pid" || break; sleep 0.5; done
