@@ -1,18 +1,21 @@
 """deploy/docker-compose.yml is wired right: names, ports, variables, volumes, healthchecks, files.
 
-No Docker engine runs here, so the file is read as Compose reads it (YAML with merge keys) and every
+No Docker engine runs here, so the file is read as Compose reads it (YAML with merge keys), validated
+against the Compose Specification's own JSON schema (`deploy/local/schemas.sh compose`), and every
 connection between its parts is checked: each perfstream command against the real CLI parser, each
 scrape target against the workers' ports, each mounted file against the repository.
 """
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
-from deploy_support import DEPLOY, cli_variables
+from deploy_support import DEPLOY, cli_variables, fetched_schema
 
 from pipeline.cli import _parser
 
@@ -30,6 +33,21 @@ def bind_mounts(service: dict) -> list[tuple[Path, str]]:
         if source.startswith("."):
             mounts.append(((DEPLOY / source).resolve(), target))
     return mounts
+
+
+def compose_validator() -> jsonschema.protocols.Validator:
+    schema = json.loads(fetched_schema("compose").read_text())
+    return jsonschema.validators.validator_for(schema)(schema)
+
+
+def test_compose_file_is_valid_for_the_compose_specification():
+    errors = [f"{e.json_path}: {e.message}" for e in compose_validator().iter_errors(COMPOSE)]
+    assert not errors
+
+
+def test_the_compose_schema_rejects_a_misspelt_key():
+    broken = {**COMPOSE, "services": {**SERVICES, "kafka": {**SERVICES["kafka"], "helthcheck": {}}}}
+    assert list(compose_validator().iter_errors(broken))
 
 
 def test_compose_has_every_part_the_deployment_needs():

@@ -1,19 +1,16 @@
 """deploy/k8s validates against the Kubernetes API's schemas and wires the worker as the docs say.
 
 Core resources go through kubernetes-validate in strict mode (unknown fields are errors); the PodMonitor
-through the Prometheus Operator's own CRD schema (deploy/local/crds.sh fetches it; `.ci/run` does).
+through the Prometheus Operator's own CRD schema (`deploy/local/schemas.sh podmonitor` fetches it).
 """
 
 from __future__ import annotations
-
-import subprocess
-from pathlib import Path
 
 import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-from deploy_support import DEPLOY, cli_variables
+from deploy_support import DEPLOY, cli_variables, fetched_schema
 
 from pipeline.cli import _parser
 
@@ -25,9 +22,7 @@ WORKER = DEPLOYMENT["spec"]["template"]["spec"]["containers"][0]
 
 
 def podmonitor_crd_schema() -> dict:
-    result = subprocess.run(["bash", str(DEPLOY / "local" / "crds.sh")], capture_output=True, text=True)
-    assert result.returncode == 0, f"deploy/local/crds.sh could not fetch the CRD: {result.stderr}"
-    crd = yaml.safe_load(Path(result.stdout.strip()).read_text())
+    crd = yaml.safe_load(fetched_schema("podmonitor").read_text())
     [version] = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
     return version["schema"]["openAPIV3Schema"]
 
