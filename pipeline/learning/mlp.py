@@ -121,7 +121,7 @@ class MLPReplay(MLPNaive):
 
     name = "mlp-replay"
 
-    def __init__(self, context: StrategyContext, capacity: int = 5000, k: int = 7):
+    def __init__(self, context: StrategyContext, capacity: int = 5000, k: int = 31):
         super().__init__(context)
         self.buffer: ReservoirBuffer[Sample] = ReservoirBuffer(capacity, seed=context.seed)
         self.k = k
