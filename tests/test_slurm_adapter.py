@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from kafka import KafkaAdminClient, KafkaProducer
@@ -158,3 +160,27 @@ def test_jobcomp_records_from_their_topic_become_predictions_and_bad_ones_dead_l
                                                    "schema-violation"]
     assert all(d["topic"] == topic for d in dead)
     assert any("@submit" in d["reason"] for d in dead) and any("jobid" in d["reason"] for d in dead)
+
+
+def test_following_sacct_survives_slurmdbd_going_away_and_misses_no_job(kafka, slurm, tmp_path):
+    follower = subprocess.Popen([str(PERFSTREAM), "slurm", "sacct", "--since", "now-1hours", "--follow", "1",
+                                 *cli_arguments(kafka)], env={**cli_env(kafka), "SLURM_CONF": slurm["SLURM_CONF"]},
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(3)
+        dbd_pid = (Path(slurm["PERFSTREAM_SLURM_HOME"]) / "slurmdbd.pid").read_text().strip()
+        os.kill(int(dbd_pid), signal.SIGTERM)
+        ran, _ = run_jobs(slurm, tmp_path, 4)  # slurmctld keeps their records until slurmdbd is back
+        time.sleep(3)  # rounds in which sacct fails
+        assert follower.poll() is None, follower.stderr.read()
+        restarted = subprocess.run(["bash", str(SLURM_SH), "start"], env=slurm, capture_output=True, text=True,
+                                   timeout=120)
+        assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+        wait_until(lambda: set(ran) <= {s["job_id"] for s in read_topic(kafka, "hpc.job-submissions", idle=1)},
+                   120, "the jobs run while slurmdbd was away published")
+    finally:
+        follower.terminate()
+        _, errors = follower.communicate(timeout=30)
+    assert "asking again" in errors
+    ids = [s["job_id"] for s in read_topic(kafka, "hpc.job-submissions")]
+    assert len(ids) == len(set(ids))

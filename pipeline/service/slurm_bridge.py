@@ -9,6 +9,7 @@ committed only after what they produced is on the broker (at least once).
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import time
@@ -25,6 +26,8 @@ from pipeline.service.config import KafkaSettings
 from pipeline.service.envelope import Rejected, dead_letter, json_object
 from pipeline.sources.slurm import SACCT_FORMAT, SlurmJob, SlurmRecordError, jobcomp_job, sacct_job
 from pipeline.sources.timeline import Event, order_key
+
+log = logging.getLogger("perfstream.slurm")
 
 DEAD_LETTERS = "hpc.dead-letters"
 OVERLAP_S = 600.0
@@ -125,30 +128,42 @@ def follow_sacct(settings: KafkaSettings, *, since: str, system: str | None = No
                  every_s: float | None = None, seen_max: int = 1_000_000) -> Iterator[Tally]:
     """Publish the jobs sacct reports since ``since``; with ``every_s``, ask again forever, new jobs only.
 
-    Yields the running tally after each round.
+    Yields the running tally after each round. When following, a failing sacct (slurmdbd restarting,
+    say) is logged and asked again next round with the same window, so no job is missed.
     """
     tally, seen = Tally(), OrderedDict[tuple[str, str], None]()
     outbox = Outbox(settings, tally)
     try:
         while True:
             asked_at = time.time()
-            jobs = [job for job in sacct_jobs(run_sacct(sacct_command(since, completion=completion)), system, outbox)
-                    if (job.system, job.job_id) not in seen]
-            outbox.jobs(jobs)
-            outbox.flush()
-            for job in jobs:
-                seen[(job.system, job.job_id)] = None
-            while len(seen) > seen_max:
-                seen.popitem(last=False)
-            yield tally
+            try:
+                lines = run_sacct(sacct_command(since, completion=completion))
+            except OSError as error:
+                if every_s is None:
+                    raise
+                log.warning("%s; asking again in %.0f s", error, every_s)
+            else:
+                _publish_new(sacct_jobs(lines, system, outbox), seen, seen_max, outbox)
+                # the next window overlaps this one by minutes: records written late are not missed,
+                # and jobs seen already are not published again
+                since = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(asked_at - OVERLAP_S))
+                yield tally
             if every_s is None:
                 return
-            # the next window overlaps this one by minutes: records written late are not missed, and
-            # jobs seen already are not published again
-            since = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(asked_at - OVERLAP_S))
             time.sleep(every_s)
     finally:
         outbox.close()
+
+
+def _publish_new(jobs: Iterable[SlurmJob], seen: OrderedDict[tuple[str, str], None], seen_max: int,
+                 outbox: Outbox) -> None:
+    new = [job for job in jobs if (job.system, job.job_id) not in seen]
+    outbox.jobs(new)
+    outbox.flush()
+    for job in new:
+        seen[(job.system, job.job_id)] = None
+    while len(seen) > seen_max:
+        seen.popitem(last=False)
 
 
 def bridge_jobcomp(settings: KafkaSettings, topic: str, *, group: str = "perfstream-slurm-jobcomp",
