@@ -155,9 +155,10 @@ def _compare_and_write(events, source, target, strategies, tasks, seed, label, r
     report, runs, workload = compare(events, target, strategies, parse_tasks(tasks), seed, label, progress)
     report["source_stats"] = source.stats.as_dict()
     report["command"] = command
+    table = format_table(report)
     if isinstance(source, SyntheticCluster):
         report["ground_truth"] = source.truth
-    table = format_table(report)
+        table += "\n\n" + _detection(report, runs, workload, source.truth)
     print(table)
     if json_path:
         write_json(report, json_path)
@@ -170,6 +171,21 @@ def _compare_and_write(events, source, target, strategies, tasks, seed, label, r
         plot_task_matrices(report, folder / "task_matrix.png")
         print(f"report: {folder}/report.json, table.txt, rolling_error.png, task_matrix.png")
     return report
+
+
+def _detection(report: dict, runs: dict, workload, truth: list) -> str:
+    """Add each strategy's detection of the scripted changes to the report; return it as lines."""
+    from pipeline.evaluation.detection import detection
+
+    lines = [f"scripted changes of {workload.target} flagged (jobs of the system until the first alarm; "
+             "false alarms per 100k jobs):"]
+    for name, summary in report["strategies"].items():
+        found = summary["detection"] = detection(truth, runs[name].drift_events, workload.events, workload.target)
+        delays = ", ".join("-" if c["delay_jobs"] is None else str(c["delay_jobs"]) for c in found["changes"])
+        detectors = ", ".join(f"{n} {d}" for d, n in sorted(found["false_alarms_by_detector"].items()))
+        lines.append(f"  {name:12} delays {delays}; false alarms {found['false_alarms_per_100k_jobs']:.1f}"
+                     + (f" ({detectors})" if detectors else ""))
+    return "\n".join(lines)
 
 
 def _evaluate(args: argparse.Namespace) -> None:

@@ -18,6 +18,7 @@ from pipeline.learning.drift import Alarm, DriftMonitor
 from pipeline.learning.interval import ResidualInterval
 from pipeline.learning.job import Job
 from pipeline.learning.registry import make_strategy, resolve
+from pipeline.learning.shift import Shift, ShiftMonitor
 from pipeline.learning.strategy import Strategy, StrategyContext
 from pipeline.schemas import InvalidEvent, kind_of, validate
 
@@ -38,6 +39,7 @@ class TargetState:
 
     strategy: Strategy
     monitor: DriftMonitor = field(default_factory=DriftMonitor)
+    shifts: ShiftMonitor = field(default_factory=ShiftMonitor)
     interval: ResidualInterval = field(default_factory=ResidualInterval)
     errors: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
     n_scored: int = 0
@@ -179,6 +181,10 @@ class Processor:
             for alarm in ts.monitor.update(abs(residual), event["end_time"]):
                 ts.strategy.on_drift(alarm)
                 records.append(self._drift(job.system, target, alarm))
+            component = ShiftMonitor.component_of(job.features)
+            if component is not None:  # for operators: the models adapt to a component's change unaided
+                for shift in ts.shifts.update(component, residual, ts.n_scored, event["end_time"]):
+                    records.append(self._shift(job.system, target, shift))
             if ts.n_scored % self.metrics_every == 0:
                 records.append(self._metrics(job.system, target, ts, event["end_time"]))
         return records
@@ -212,6 +218,13 @@ class Processor:
             "schema": "drift-event/1", "system": system, "target": target, "detector": alarm.detector,
             "position": alarm.position, "time": alarm.time, "error_before": alarm.error_before,
             "error_after": alarm.error_after,
+        }
+
+    def _shift(self, system: str, target: str, shift: Shift) -> Record:
+        return {
+            "schema": "drift-event/1", "system": system, "target": target, "detector": f"shift-{shift.direction}",
+            "position": shift.position, "time": shift.time, "component": shift.component,
+            "shift_log10": shift.after - shift.before,
         }
 
     def _metrics(self, system: str, target: str, ts: TargetState, time: float) -> Record:

@@ -79,3 +79,19 @@ def test_every_continual_strategy_replays_a_real_slice_end_to_end(cori_slice):
         assert s[name]["prequential"]["n"] == s["median"]["prequential"]["n"]
         assert s[name]["prequential"]["median_abs_log10"] < s["median"]["prequential"]["median_abs_log10"], name
         assert s[name]["whole_sequence_error"] < s["median"]["whole_sequence_error"], name
+
+
+def test_synthetic_evaluation_reports_how_the_scripted_changes_were_flagged():
+    from pipeline.evaluation.detection import detection
+
+    subs = [{"schema": "job-submission/1", "system": "a", "time": float(t)} for t in range(3000)]
+    truth = [{"system": "a", "target": "runtime_s", "time": 1000.0},
+             {"system": "a", "target": "io_throughput_mibps", "time": 2000.0}]
+    alarms = [{"system": "a", "target": "runtime_s", "time": 1100.5, "detector": "shift-up"},
+              {"system": "a", "target": "runtime_s", "time": 1500.5, "detector": "adwin"},   # same change
+              {"system": "a", "target": "runtime_s", "time": 400.0, "detector": "adwin"},    # before any change
+              {"system": "a", "target": "runtime_s", "time": 2000.0, "detector": "known-change"}]
+    report = detection(truth, alarms, subs, "runtime_s", window_jobs=1000)
+    assert [c["delay_jobs"] for c in report["changes"]] == [100]
+    assert report["false_alarms_by_detector"] == {"adwin": 1}
+    assert report["false_alarms_per_100k_jobs"] == 1e5 / 3000

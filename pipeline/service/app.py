@@ -75,7 +75,8 @@ def create_app(config: WorkerConfig) -> faust.App:
                 if record["stage"] == "submission":
                     metrics.latency.observe(max(0.0, time.time() - message.timestamp))
             elif schema == "drift-event/1":
-                metrics.drift_alarms.labels(record["system"], record["target"], record["detector"]).inc()
+                metrics.drift_alarms.labels(record["system"], record["target"], record["detector"],
+                                            record.get("component", "")).inc()
             elif schema == "dead-letter/1":
                 metrics.dead_letters.labels(record["category"]).inc()
 

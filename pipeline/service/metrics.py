@@ -24,8 +24,8 @@ class WorkerMetrics:
                                     ["category"], registry=registry)
         self.predictions = Counter("perfstream_predictions_total", "Predictions published",
                                    ["system", "target", "stage"], registry=registry)
-        self.drift_alarms = Counter("perfstream_drift_alarms_total", "Drift alarms and announced changes",
-                                    ["system", "target", "detector"], registry=registry)
+        self.drift_alarms = Counter("perfstream_drift_alarms_total", "Drift alarms, component shifts and announced "
+                                    "changes", ["system", "target", "detector", "component"], registry=registry)
         self.latency = Histogram("perfstream_prediction_latency_seconds", "From a submission's Kafka timestamp "
                                  "to its prediction handed to the producer", buckets=LATENCY_BUCKETS,
                                  registry=registry)

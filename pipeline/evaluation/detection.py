@@ -1,0 +1,55 @@
+"""How well drift alarms match a synthetic cluster's scripted changes: delays and false alarms.
+
+A change counts as flagged by the first drift event on its system and target at or after it, of
+any kind (an announced change is flagged by its own announcement); the delay is the number of the
+system's jobs submitted in between. Detected alarms farther than ``window_jobs`` after every change
+of their system and target are false alarms (announcements never are).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+
+def detection(truth: Sequence[Mapping[str, Any]], alarms: Sequence[Mapping[str, Any]],
+              events: Iterable[Mapping[str, Any]], target: str, window_jobs: int = 2000) -> dict[str, Any]:
+    """Delays per change of ``target`` and false alarms per 100k jobs.
+
+    >>> subs = [{"schema": "job-submission/1", "system": "a", "time": float(t)} for t in range(1000)]
+    >>> truth = [{"system": "a", "target": "runtime_s", "time": 500.0, "description": "slower"}]
+    >>> alarms = [{"system": "a", "target": "runtime_s", "time": 530.5, "detector": "shift-up"},
+    ...           {"system": "a", "target": "runtime_s", "time": 100.0, "detector": "adwin"}]
+    >>> report = detection(truth, alarms, subs, "runtime_s", window_jobs=200)
+    >>> report["changes"][0]["delay_jobs"], report["false_alarms"]
+    (30, 1)
+    """
+    submitted: dict[str, list[float]] = {}
+    for event in events:
+        if event["schema"].startswith("job-submission"):
+            submitted.setdefault(event["system"], []).append(float(event["time"]))
+    for times in submitted.values():
+        times.sort()
+
+    def jobs_between(system: str, start: float, end: float) -> int:
+        times = submitted.get(system, [])
+        return bisect.bisect(times, end) - bisect.bisect(times, start)
+
+    changes, explained = [], set()
+    relevant = [c for c in truth if c["target"] == target]
+    for change in relevant:
+        after = sorted((a["time"], i) for i, a in enumerate(alarms)
+                       if (a["system"], a["target"]) == (change["system"], target) and a["time"] >= change["time"])
+        delay = jobs_between(change["system"], change["time"], after[0][0]) if after else None
+        explained |= {i for t, i in after if jobs_between(change["system"], change["time"], t) <= window_jobs}
+        changes.append({"system": change["system"], "description": change.get("description", ""),
+                        "delay_jobs": delay, "detector": alarms[after[0][1]]["detector"] if after else None})
+    false = [a for i, a in enumerate(alarms)
+             if a["target"] == target and i not in explained and a["detector"] != "known-change"]
+    n_jobs = sum(len(times) for times in submitted.values())
+    by_detector: dict[str, int] = {}
+    for alarm in false:
+        by_detector[alarm["detector"]] = by_detector.get(alarm["detector"], 0) + 1
+    return {"changes": changes, "false_alarms": len(false), "false_alarms_by_detector": by_detector,
+            "false_alarms_per_100k_jobs": 1e5 * len(false) / n_jobs if n_jobs else None}
