@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import sys
 from collections.abc import Sequence
@@ -177,15 +178,23 @@ def _detection(report: dict, runs: dict, workload, truth: list) -> str:
     """Add each strategy's detection of the scripted changes to the report; return it as lines."""
     from pipeline.evaluation.detection import detection
 
-    lines = [f"scripted changes of {workload.target} flagged (jobs of the system until the first alarm; "
-             "false alarms per 100k jobs):"]
+    lines = [f"scripted changes of {workload.target} (jobs of the system until the first alarm / until the error "
+             "of the next 200 completions is within 10% of before; false alarms per 100k jobs):"]
     for name, summary in report["strategies"].items():
-        found = summary["detection"] = detection(truth, runs[name].drift_events, workload.events, workload.target)
-        delays = ", ".join("-" if c["delay_jobs"] is None else str(c["delay_jobs"]) for c in found["changes"])
+        run = runs[name]
+        errors = [abs(math.log10(p / o)) for p, o in zip(run.predicted, run.observed, strict=True)]
+        completions = list(zip(run.completion_times, run.completion_systems, errors, strict=True))
+        found = summary["detection"] = detection(truth, run.drift_events, workload.events, workload.target,
+                                                 completions=completions)
+        flagged = ", ".join(f"{_or_dash(c['delay_jobs'])}/{_or_dash(c['recovery_jobs'])}" for c in found["changes"])
         detectors = ", ".join(f"{n} {d}" for d, n in sorted(found["false_alarms_by_detector"].items()))
-        lines.append(f"  {name:12} delays {delays}; false alarms {found['false_alarms_per_100k_jobs']:.1f}"
+        lines.append(f"  {name:12} {flagged}; false alarms {found['false_alarms_per_100k_jobs']:.1f}"
                      + (f" ({detectors})" if detectors else ""))
     return "\n".join(lines)
+
+
+def _or_dash(value: int | None) -> str:
+    return "-" if value is None else str(value)
 
 
 def _evaluate(args: argparse.Namespace) -> None:

@@ -95,3 +95,16 @@ def test_synthetic_evaluation_reports_how_the_scripted_changes_were_flagged():
     assert [c["delay_jobs"] for c in report["changes"]] == [100]
     assert report["false_alarms_by_detector"] == {"adwin": 1}
     assert report["false_alarms_per_100k_jobs"] == 1e5 / 3000
+
+
+def test_recovery_is_when_the_error_after_a_change_is_back_within_ten_percent():
+    from pipeline.evaluation.detection import detection
+
+    subs = [{"schema": "job-submission/1", "system": "a", "time": float(t)} for t in range(3000)]
+    truth = [{"system": "a", "target": "runtime_s", "time": 1000.0, "component": "g1", "factor": 2.0}]
+    # error 0.1 before the change, 0.5 for 300 jobs after it, then 0.1 again
+    completions = [(t + 0.5, "a", 0.5 if 1000 <= t < 1300 else 0.1) for t in range(3000)]
+    report = detection(truth, [], subs, "runtime_s", completions=completions, recovery_window=100)
+    # the last 100 completions may hold 2 bad ones (0.108 <= 1.1 x 0.1): from job 1397 on
+    assert report["changes"][0]["recovery_jobs"] == 397
+    assert report["changes"][0]["regime_returns"] is False

@@ -1,9 +1,11 @@
-"""How well drift alarms match a synthetic cluster's scripted changes: delays and false alarms.
+"""How well drift alarms match a synthetic cluster's scripted changes: delays, false alarms, recovery.
 
 A change counts as flagged by the first drift event on its system and target at or after it, of
 any kind (an announced change is flagged by its own announcement); the delay is the number of the
 system's jobs submitted in between. Detected alarms farther than ``window_jobs`` after every change
-of their system and target are false alarms (announcements never are).
+of their system and target are false alarms (announcements never are). Recovery: the system's jobs
+from the change until the mean error of its last ``recovery_window`` completions after the change is
+back within 10% of the mean of its last 1,000 before it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import Any
 
 
 def detection(truth: Sequence[Mapping[str, Any]], alarms: Sequence[Mapping[str, Any]],
-              events: Iterable[Mapping[str, Any]], target: str, window_jobs: int = 2000) -> dict[str, Any]:
+              events: Iterable[Mapping[str, Any]], target: str, window_jobs: int = 2000,
+              completions: Sequence[tuple[float, str, float]] = (), recovery_window: int = 200) -> dict[str, Any]:
     """Delays per change of ``target`` and false alarms per 100k jobs.
 
     >>> subs = [{"schema": "job-submission/1", "system": "a", "time": float(t)} for t in range(1000)]
@@ -38,13 +41,18 @@ def detection(truth: Sequence[Mapping[str, Any]], alarms: Sequence[Mapping[str, 
 
     changes, explained = [], set()
     relevant = [c for c in truth if c["target"] == target]
-    for change in relevant:
+    for number, change in enumerate(relevant):
         after = sorted((a["time"], i) for i, a in enumerate(alarms)
                        if (a["system"], a["target"]) == (change["system"], target) and a["time"] >= change["time"])
         delay = jobs_between(change["system"], change["time"], after[0][0]) if after else None
         explained |= {i for t, i in after if jobs_between(change["system"], change["time"], t) <= window_jobs}
+        recovered_at = _recovery(change, completions, recovery_window)
         changes.append({"system": change["system"], "description": change.get("description", ""),
-                        "delay_jobs": delay, "detector": alarms[after[0][1]]["detector"] if after else None})
+                        "delay_jobs": delay, "detector": alarms[after[0][1]]["detector"] if after else None,
+                        "recovery_jobs": None if recovered_at is None
+                        else jobs_between(change["system"], change["time"], recovered_at),
+                        "regime_returns": any(c.get("component") == change.get("component") for c in relevant[:number])
+                        and change.get("factor") == 1.0})
     false = [a for i, a in enumerate(alarms)
              if a["target"] == target and i not in explained and a["detector"] != "known-change"]
     n_jobs = sum(len(times) for times in submitted.values())
@@ -53,3 +61,20 @@ def detection(truth: Sequence[Mapping[str, Any]], alarms: Sequence[Mapping[str, 
         by_detector[alarm["detector"]] = by_detector.get(alarm["detector"], 0) + 1
     return {"changes": changes, "false_alarms": len(false), "false_alarms_by_detector": by_detector,
             "false_alarms_per_100k_jobs": 1e5 * len(false) / n_jobs if n_jobs else None}
+
+
+def _recovery(change: Mapping[str, Any], completions: Sequence[tuple[float, str, float]],
+              window: int) -> float | None:
+    """When the system's error after ``change`` is back within 10% of its level before (None: never)."""
+    mine = [(t, e) for t, system, e in completions if system == change["system"]]
+    before = [e for t, e in mine if t < change["time"]][-1000:]
+    after = [(t, e) for t, e in mine if t >= change["time"]]
+    if not before or len(after) < window:
+        return None
+    level, total = sum(before) / len(before), sum(e for _, e in after[:window])
+    for i in range(window, len(after) + 1):
+        if total / window <= 1.1 * level:
+            return after[i - 1][0]
+        if i < len(after):
+            total += after[i][1] - after[i - window][1]
+    return None

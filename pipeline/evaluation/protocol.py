@@ -49,6 +49,7 @@ class StrategyRun:
 
     name: str
     completion_times: list[float] = field(default_factory=list)
+    completion_systems: list[str] = field(default_factory=list)
     predicted: list[float] = field(default_factory=list)
     observed: list[float] = field(default_factory=list)
     drift_events: list[dict[str, Any]] = field(default_factory=list)
@@ -125,6 +126,7 @@ def run_strategy(workload: Workload, strategy: str, seed: int,
         for record in records:
             if record["schema"] == "prediction/1" and record["stage"] == "completion":
                 run.completion_times.append(record["time"])
+                run.completion_systems.append(record["system"])
                 run.predicted.append(record["predicted"])
                 run.observed.append(record["observed"])
             elif record["schema"] == "drift-event/1":
