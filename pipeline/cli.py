@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import shlex
 import sys
 from collections.abc import Sequence
@@ -177,12 +176,13 @@ def _compare_and_write(events, source, target, strategies, tasks, seed, label, r
 def _detection(report: dict, runs: dict, workload, truth: list) -> str:
     """Add each strategy's detection of the scripted changes to the report; return it as lines."""
     from pipeline.evaluation.detection import detection
+    from pipeline.evaluation.metrics import abs_log10_ratio
 
     lines = [f"scripted changes of {workload.target} (jobs of the system until the first alarm / until the error "
              "of the next 200 completions is within 10% of before; false alarms per 100k jobs):"]
     for name, summary in report["strategies"].items():
         run = runs[name]
-        errors = [abs(math.log10(p / o)) for p, o in zip(run.predicted, run.observed, strict=True)]
+        errors = abs_log10_ratio(run.predicted, run.observed)
         completions = list(zip(run.completion_times, run.completion_systems, errors, strict=True))
         found = summary["detection"] = detection(truth, run.drift_events, workload.events, workload.target,
                                                  completions=completions)
@@ -263,15 +263,15 @@ def _checkpoint_key(path: str | None) -> bytes:
     return key
 
 
+def _previous_checkpoint_keys(path: str | None) -> tuple[bytes, ...]:
+    key = _key(path, "PERFSTREAM_PREVIOUS_CHECKPOINT_KEY")
+    return (key,) if key else ()
+
+
 def _health(args: argparse.Namespace) -> None:
     from pipeline.service.probe import probe
 
     print(f"alive: last heartbeat {probe(args.url, args.max_age):.1f} s ago")
-
-
-def _previous_checkpoint_keys(path: str | None) -> tuple[bytes, ...]:
-    key = _key(path, "PERFSTREAM_PREVIOUS_CHECKPOINT_KEY")
-    return (key,) if key else ()
 
 
 def _topics(args: argparse.Namespace) -> None:

@@ -162,6 +162,7 @@ class Processor:
         state.completed[job.job_id] = None
         while len(state.completed) > RECENT_COMPLETIONS:
             state.completed.popitem(last=False)
+        component = ShiftMonitor.component_of(job.features)
         records = []
         for target in known:
             ts, observed = state.targets[target], outcome[target]
@@ -181,7 +182,6 @@ class Processor:
             for alarm in ts.monitor.update(abs(residual), event["end_time"]):
                 ts.strategy.on_drift(alarm)
                 records.append(self._drift(job.system, target, alarm))
-            component = ShiftMonitor.component_of(job.features)
             if component is not None:  # for operators: the models adapt to a component's change unaided
                 for shift in ts.shifts.update(component, residual, ts.n_scored, event["end_time"]):
                     records.append(self._shift(job.system, target, shift))

@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from deploy_support import DEPLOY
 
 from pipeline.service.metrics import WorkerMetrics
 
-REPO = Path(__file__).resolve().parent.parent
-PROMETHEUS_DIR = REPO / "deploy" / "prometheus"
+PROMETHEUS_DIR = DEPLOY / "prometheus"
 RULES = PROMETHEUS_DIR / "rules.yml"
-DASHBOARD = REPO / "deploy" / "grafana" / "dashboards" / "perfstream.json"
+DASHBOARD = DEPLOY / "grafana" / "dashboards" / "perfstream.json"
 # what Grafana puts in place of its variables before a query reaches Prometheus
 GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "1m", "$system": ".*"}
 SERIES_NAME = re.compile(r"\b(perfstream[_:][a-zA-Z0-9_:]+|up)\b")

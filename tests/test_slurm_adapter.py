@@ -62,6 +62,13 @@ def slurm_command(kafka, env: dict, *args: str, timeout: float = 120) -> subproc
                           timeout=timeout)
 
 
+def follow_sacct(kafka, env: dict) -> subprocess.Popen:
+    """``perfstream slurm sacct --follow 1`` running in the background."""
+    return subprocess.Popen([str(PERFSTREAM), "slurm", "sacct", "--since", "now-1hours", "--follow", "1",
+                             *cli_arguments(kafka)], env={**cli_env(kafka), "SLURM_CONF": env["SLURM_CONF"]},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 def predictions_by_stage(kafka, expected_jobs: int) -> dict[str, set[str]]:
     records = read_topic(kafka, "hpc.predictions", until=2 * expected_jobs, timeout=120)
     stages: dict[str, set[str]] = {"submission": set(), "completion": set()}
@@ -100,10 +107,7 @@ def test_the_job_completion_log_gives_the_jobs_the_database_gives(kafka, slurm, 
 
 
 def test_following_sacct_publishes_new_jobs_once(kafka, workers, slurm, tmp_path):
-    follower = subprocess.Popen([str(PERFSTREAM), "slurm", "sacct", "--since", "now-1hours", "--follow", "1",
-                                 *cli_arguments(kafka)],
-                                env={**cli_env(kafka), "SLURM_CONF": slurm["SLURM_CONF"]},
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    follower = follow_sacct(kafka, slurm)
     try:
         time.sleep(3)  # a few rounds with nothing new
         ran, _ = run_jobs(slurm, tmp_path, 6)
@@ -163,9 +167,7 @@ def test_jobcomp_records_from_their_topic_become_predictions_and_bad_ones_dead_l
 
 
 def test_following_sacct_survives_slurmdbd_going_away_and_misses_no_job(kafka, slurm, tmp_path):
-    follower = subprocess.Popen([str(PERFSTREAM), "slurm", "sacct", "--since", "now-1hours", "--follow", "1",
-                                 *cli_arguments(kafka)], env={**cli_env(kafka), "SLURM_CONF": slurm["SLURM_CONF"]},
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    follower = follow_sacct(kafka, slurm)
     try:
         time.sleep(3)
         dbd_pid = (Path(slurm["PERFSTREAM_SLURM_HOME"]) / "slurmdbd.pid").read_text().strip()

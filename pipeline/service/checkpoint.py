@@ -71,8 +71,7 @@ def unseal(blob: bytes, key: bytes, previous: Sequence[bytes] = ()) -> Checkpoin
     if not blob.startswith(MAGIC) or len(blob) < len(MAGIC) + _MAC_SIZE:
         raise ForgedCheckpoint("not a perfstream checkpoint (bad header)")
     mac, body = blob[len(MAGIC):len(MAGIC) + _MAC_SIZE], blob[len(MAGIC) + _MAC_SIZE:]
-    signed = [hmac.compare_digest(mac, hmac.new(k, MAGIC + body, hashlib.sha256).digest()) for k in (key, *previous)]
-    if not any(signed):
+    if not any(hmac.compare_digest(mac, hmac.new(k, MAGIC + body, hashlib.sha256).digest()) for k in (key, *previous)):
         raise ForgedCheckpoint("signature mismatch: not written with this key")
     checkpoint = pickle.loads(zlib.decompress(body))
     if not isinstance(checkpoint, Checkpoint):

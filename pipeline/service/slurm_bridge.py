@@ -13,7 +13,7 @@ import logging
 import os
 import subprocess
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,12 +24,11 @@ from kafka import KafkaConsumer, KafkaProducer
 from pipeline.schemas import InvalidEvent, topic_for, validate
 from pipeline.service.config import KafkaSettings
 from pipeline.service.envelope import Rejected, dead_letter, json_object
-from pipeline.sources.slurm import SACCT_FORMAT, SlurmJob, SlurmRecordError, jobcomp_job, sacct_job
+from pipeline.sources.slurm import SACCT_FORMAT, SlurmJob, SlurmRecordError, jobcomp_job, parse_sacct
 from pipeline.sources.timeline import Event, order_key
 
 log = logging.getLogger("perfstream.slurm")
 
-DEAD_LETTERS = "hpc.dead-letters"
 OVERLAP_S = 600.0
 
 
@@ -39,10 +38,7 @@ class Tally:
 
     jobs: int = 0
     skipped: int = 0
-    dead: dict[str, int] = field(default_factory=dict)
-
-    def reject(self, category: str) -> None:
-        self.dead[category] = self.dead.get(category, 0) + 1
+    dead: Counter[str] = field(default_factory=Counter)
 
     def __str__(self) -> str:
         dead = ", ".join(f"{n} {c}" for c, n in sorted(self.dead.items())) or "none"
@@ -77,9 +73,9 @@ class Outbox:
                                key=event["system"].encode())
 
     def reject(self, raw: bytes, topic: str, partition: int, offset: int, rejected: Rejected) -> None:
-        self.tally.reject(rejected.category)
+        self.tally.dead[rejected.category] += 1
         record = dead_letter(raw, None, topic, partition, offset, rejected)
-        self.producer.send(self.settings.topic(DEAD_LETTERS), orjson.dumps(record))
+        self.producer.send(self.settings.topic(topic_for(record["schema"])), orjson.dumps(record))
 
     def flush(self) -> None:
         self.producer.flush()
@@ -108,20 +104,11 @@ def run_sacct(command: list[str]) -> list[str]:
 
 def sacct_jobs(lines: list[str], system: str | None, outbox: Outbox) -> Iterator[SlurmJob]:
     """Jobs of sacct output; unusable rows go to dead letters (topic ``sacct``, offset = line number)."""
-    if not lines:
-        return
-    header = lines[0].split("|")
-    for number, line in enumerate(lines[1:], start=2):
-        values = line.split("|")
-        try:
-            if len(values) != len(header):
-                raise SlurmRecordError("line", f"{len(values)} fields, the header has {len(header)}")
-            job = sacct_job(dict(zip(header, values, strict=True)), system)
-        except SlurmRecordError as error:
-            outbox.reject(line.encode(), "sacct", 0, number, Rejected("schema-violation", str(error)))
-            continue
-        if job is not None:
-            yield job
+    for number, line, item in parse_sacct(enumerate(lines, start=1), system):
+        if isinstance(item, SlurmRecordError):
+            outbox.reject(line.encode(), "sacct", 0, number, Rejected("schema-violation", str(item)))
+        else:
+            yield item
 
 
 def follow_sacct(settings: KafkaSettings, *, since: str, system: str | None = None, completion: bool = False,

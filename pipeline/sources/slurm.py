@@ -89,7 +89,7 @@ class SlurmJob:
         return submission, completion
 
 
-def parse_time(text: str | None, zone: tzinfo | None = None) -> float | None:
+def parse_time(text: str | None, zone: tzinfo | None = None, field_name: str = "time") -> float | None:
     """Epoch seconds from a Slurm time: epoch digits, or ISO 8601 (naive ones in ``zone``, default local).
 
     >>> parse_time("1795932082"), parse_time("2026-11-29T06:01:22Z"), parse_time("Unknown")
@@ -103,13 +103,13 @@ def parse_time(text: str | None, zone: tzinfo | None = None) -> float | None:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise SlurmRecordError("time", f"{text!r} is neither epoch seconds nor an ISO 8601 time") from None
+        raise SlurmRecordError(field_name, f"{text!r} is neither epoch seconds nor an ISO 8601 time") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone) if zone else moment.astimezone()
     return moment.timestamp()
 
 
-def parse_duration(text: str, bare_unit_s: float = 60.0) -> float | None:
+def parse_duration(text: str, bare_unit_s: float = 60.0, field_name: str = "duration") -> float | None:
     """Seconds from ``[D-]HH:MM:SS``, ``MM:SS`` or a bare number of ``bare_unit_s`` (Slurm: minutes).
 
     >>> parse_duration("1-02:03:04"), parse_duration("05:00"), parse_duration("30"), parse_duration("UNLIMITED")
@@ -124,26 +124,28 @@ def parse_duration(text: str, bare_unit_s: float = 60.0) -> float | None:
         return float(((days * 24 + hours) * 60 + minutes) * 60 + seconds)
     if re.fullmatch(r"\d+(\.\d+)?", text):
         return float(text) * bare_unit_s
-    raise SlurmRecordError("duration", f"{text!r} is not a Slurm duration")
+    raise SlurmRecordError(field_name, f"{text!r} is not a Slurm duration")
 
 
-def expand_hostlist(text: str | None) -> list[str]:
+def expand_hostlist(text: Any, field_name: str = "nodes") -> list[str]:
     """Node names from a Slurm hostlist.
 
     >>> expand_hostlist("cn[01-03,07],gpu5")
     ['cn01', 'cn02', 'cn03', 'cn07', 'gpu5']
     """
+    if text is not None and not isinstance(text, str):
+        raise SlurmRecordError(field_name, f"{text!r} is not a hostlist")
     if not text or text.strip() in ("None assigned", "(null)", "None"):
         return []
     names: list[str] = []
     for part in re.findall(r"[^,\[]+(?:\[[^\]]*\][^,\[]*)*", text):
-        names += _expand_one(part)
+        names += _expand_one(part, field_name)
         if len(names) > MAX_NODES:
-            raise SlurmRecordError("nodes", f"more than {MAX_NODES} nodes")
+            raise SlurmRecordError(field_name, f"more than {MAX_NODES} nodes")
     return names
 
 
-def _expand_one(name: str) -> list[str]:
+def _expand_one(name: str, field_name: str) -> list[str]:
     match = re.search(r"\[([^\]]*)\]", name)
     if not match:
         return [name]
@@ -152,9 +154,9 @@ def _expand_one(name: str) -> list[str]:
     for item in match.group(1).split(","):
         low, _, high = item.partition("-")
         if not low.isdigit() or (high and not high.isdigit()):
-            raise SlurmRecordError("nodes", f"bad range {item!r} in {name!r}")
+            raise SlurmRecordError(field_name, f"bad range {item!r} in {name!r}")
         for number in range(int(low), int(high or low) + 1):
-            out += _expand_one(f"{head}{number:0{len(low)}d}{tail}")
+            out += _expand_one(f"{head}{number:0{len(low)}d}{tail}", field_name)
     return out
 
 
@@ -178,10 +180,7 @@ def _features(**values: str | None) -> dict[str, str]:
 
 
 def _time(values: Mapping[str, Any], name: str, zone: tzinfo | None) -> float | None:
-    try:
-        return parse_time(values.get(name), zone)
-    except SlurmRecordError as error:
-        raise SlurmRecordError(name, error.reason) from None
+    return parse_time(values.get(name), zone, name)
 
 
 def sacct_job(row: Mapping[str, str], system: str | None = None, zone: tzinfo | None = None) -> SlurmJob | None:
@@ -199,17 +198,15 @@ def sacct_job(row: Mapping[str, str], system: str | None = None, zone: tzinfo | 
         raise SlurmRecordError("Submit", "no submit time")
     if not row.get("State"):
         raise SlurmRecordError("State", "missing")
-    if row.get("TimelimitRaw"):
-        limit = _duration(row, "TimelimitRaw", 60.0)
-    else:
-        limit = _duration(row, "Timelimit", 60.0) if row.get("Timelimit") else None
+    limit_column = "TimelimitRaw" if row.get("TimelimitRaw") else "Timelimit"
+    limit = parse_duration(row[limit_column], 60.0, limit_column) if row.get(limit_column) else None
     return SlurmJob(
         job_id=job_id, system=system, submit=min(submits), start=_time(row, "Start", zone),
         end=_time(row, "End", zone), state=row["State"].split()[0], user=_owner(row.get("User")),
         group=_owner(row.get("Group")), partition=row.get("Partition") or None, name=row.get("JobName") or None,
         num_nodes=_count(row.get("NNodes"), "NNodes"),
         num_procs=_count(row.get("ReqCPUS"), "ReqCPUS") or _count(row.get("NCPUS"), "NCPUS"),
-        time_limit_s=limit, nodes=_nodes(row.get("NodeList")),
+        time_limit_s=limit, nodes=expand_hostlist(row.get("NodeList"), "NodeList"),
         features=_features(account=row.get("Account"), qos=row.get("QOS")))
 
 
@@ -238,28 +235,46 @@ def jobcomp_job(record: Any, system: str | None = None) -> SlurmJob:
         partition=record.get("partition") or None, name=record.get("job_name") or None,
         num_nodes=_count(record.get("total_nodes"), "total_nodes"),
         num_procs=_count(record.get("total_cpus"), "total_cpus"), time_limit_s=limit,
-        nodes=_nodes(record.get("nodes"), "nodes"),
+        nodes=expand_hostlist(record.get("nodes")),
         features=_features(account=record.get("account"), qos=record.get("qos")))
-
-
-def _duration(row: Mapping[str, str], name: str, bare_unit_s: float) -> float | None:
-    try:
-        return parse_duration(row[name], bare_unit_s)
-    except SlurmRecordError as error:
-        raise SlurmRecordError(name, error.reason) from None
-
-
-def _nodes(text: Any, name: str = "NodeList") -> list[str]:
-    if text is not None and not isinstance(text, str):
-        raise SlurmRecordError(name, f"{text!r} is not a hostlist")
-    try:
-        return expand_hostlist(text)
-    except SlurmRecordError as error:
-        raise SlurmRecordError(name, error.reason) from None
 
 
 def _id_name(prefix: str, number: Any) -> str | None:
     return f"{prefix}{number}" if isinstance(number, int) else None
+
+
+def parse_sacct(lines: Iterable[tuple[int, str]], system: str | None = None, zone: tzinfo | None = None
+                ) -> Iterator[tuple[int, str, SlurmJob | SlurmRecordError]]:
+    """``(line number, line, job)`` for each job of numbered ``sacct --parsable2`` lines, whose first
+    non-blank line is the header; a row that cannot be used comes with its error instead of a job, and
+    job steps are left out. A header without the needed columns ends the output with its error (field
+    ``header``).
+    """
+    header: list[str] | None = None
+    for number, line in lines:
+        line = line.rstrip("\n")
+        if not line.strip():
+            continue
+        values = line.split("|")
+        if header is None:
+            header = values
+            missing = [n for n in ("JobID", "Start", "End", "State") if n not in header]
+            if "Submit" not in header and "Eligible" not in header:
+                missing.append("Submit")
+            if missing:
+                yield number, line, SlurmRecordError("header", f"no column {', '.join(missing)} (is this "
+                                                     "`sacct --parsable2` output with its header line?)")
+                return
+            continue
+        try:
+            if len(values) != len(header):
+                raise SlurmRecordError("line", f"{len(values)} fields, the header has {len(header)}")
+            job = sacct_job(dict(zip(header, values, strict=True)), system, zone)
+        except SlurmRecordError as error:
+            yield number, line, error
+            continue
+        if job is not None:
+            yield number, line, job
 
 
 class SacctSource:
@@ -303,37 +318,10 @@ class SacctSource:
             yield submission, completion
 
     def _jobs(self, lines: Iterable[tuple[int, str]]) -> Iterator[SlurmJob]:
-        header: list[str] | None = None
-        for number, line in lines:
-            line = line.rstrip("\n")
-            if not line.strip():
-                continue
-            if header is None:
-                header = self._header(number, line)
-                continue
-            values = line.split("|")
-            if len(values) != len(header):
-                self._fail(number, "line", f"{len(values)} fields, the header has {len(header)}")
-                continue
-            try:
-                job = sacct_job(dict(zip(header, values, strict=True)), self.system, self.zone)
-            except SlurmRecordError as error:
-                self._fail(number, error.field, error.reason)
-                continue
-            if job is not None:
-                yield job
-
-    def _header(self, number: int, line: str) -> list[str]:
-        header = line.split("|")
-        missing = [n for n in ("JobID", "Start", "End", "State") if n not in header]
-        if "Submit" not in header and "Eligible" not in header:
-            missing.append("Submit")
-        if missing:
-            raise SourceError(self.path, number, "header", f"no column {', '.join(missing)} (is this "
-                              "`sacct --parsable2` output with its header line?)")
-        return header
-
-    def _fail(self, number: int, field_name: str, reason: str) -> None:
-        if not self.lenient:
-            raise SourceError(self.path, number, field_name, reason)
-        self.stats.skipped[f"malformed: {field_name}"] += 1
+        for number, _, item in parse_sacct(lines, self.system, self.zone):
+            if not isinstance(item, SlurmRecordError):
+                yield item
+            elif self.lenient and item.field != "header":  # without its header nothing else can be read
+                self.stats.skipped[f"malformed: {item.field}"] += 1
+            else:
+                raise SourceError(self.path, number, item.field, item.reason)
