@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -36,19 +37,25 @@ CHECKPOINT_KEY = "integration-test-checkpoint-key"
 
 
 def free_port(span: int = 1) -> int:
-    """A port p such that p .. p+span-1 were free just now."""
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port + span < 65000 and all(_free(port + i) for i in range(1, span)):
+    """A port p such that p .. p+span-1 could be bound just now.
+
+    Drawn below the kernel's ephemeral range (32768 on Linux), where no client connection takes a
+    port between this check and the server binding it.
+    """
+    for _ in range(200):
+        port = random.randrange(20000, 32000 - span)
+        if all(_bindable(port + i) for i in range(span)):
             return port
     raise RuntimeError("no free port range")
 
 
-def _free(port: int) -> bool:
+def _bindable(port: int) -> bool:
     with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) != 0
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 @dataclass

@@ -32,7 +32,7 @@ SLURM_SH = REPO / "deploy" / "local" / "slurm.sh"
 def slurm(tmp_path_factory):
     """A running one-node Slurm of this module's own; yields the environment its clients need."""
     env = {**os.environ, "PERFSTREAM_SLURM_HOME": str(tmp_path_factory.mktemp("slurm")),
-           "PERFSTREAM_SLURM_PORT": str(free_port(span=2))}
+           "PERFSTREAM_SLURM_PORT": str(free_port(span=4))}
     started = subprocess.run(["bash", str(SLURM_SH), "start"], env=env, capture_output=True, text=True, timeout=120)
     assert started.returncode == 0, started.stdout + started.stderr
     env["SLURM_CONF"] = f"{env['PERFSTREAM_SLURM_HOME']}/slurm.conf"

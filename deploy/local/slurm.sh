@@ -93,6 +93,7 @@ start_database() {
     mariadb-admin --no-defaults --socket="$db_socket" -u root ping > /dev/null 2>&1 && break
     sleep 0.5
   done
+  mariadb-admin --no-defaults --socket="$db_socket" -u root ping > /dev/null 2>&1 || fail "MariaDB did not come up"
   # slurmdbd connects over TCP as root with no password: allow exactly that, on loopback only
   mariadb --no-defaults --socket="$db_socket" -u root -e \
     "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1'; GRANT ALL ON *.* TO 'root'@'127.0.0.1';"
@@ -118,9 +119,13 @@ start() {
     fi
     sleep 1
   done
-  echo "slurm did not come up; logs in $home/log:" >&2
+  fail "slurm did not come up"
+}
+
+fail() {
+  echo "$1; logs in $home/log:" >&2
   tail -n 20 "$home"/log/*.log >&2
-  return 1
+  exit 1
 }
 
 stop() {
