@@ -61,20 +61,20 @@ class Selector(Strategy):
         self.global_errors = dict.fromkeys(CANDIDATES, 1.0)
         self.n_learned = 0
 
-    def _predictions(self, job: Job) -> tuple[dict[str, float], Sample, Sample]:
-        """Every candidate's log10 prediction for ``job``, with the plain and the anchored inputs. Pure."""
+    def _predictions(self, job: Job, only: str | None = None) -> tuple[dict[str, float], Sample, Sample]:
+        """Every candidate's log10 prediction for ``job`` (or ``only`` that one's), with the plain and
+        the anchored inputs. Pure."""
         fallback = math.log10(cold_start(job, self.target))
         anchor = self.history.anchor_or(job, fallback)
         values, flags = self.history.features(job)
         plain = make_sample(job)
+        predictions = {"anchor": anchor, "same_app": values.get("h_user_same_app", anchor),
+                       "mean2": values.get("h_user_mean2", anchor)}
         residual = anchored(Sample({**plain.scaled, **values}, {**plain.fixed, **flags}), anchor)
-        predictions = {
-            "anchor": anchor,
-            "same_app": values.get("h_user_same_app", anchor),
-            "mean2": values.get("h_user_mean2", anchor),
-            "model": anchor + self.model.predict(residual) if self.n_learned else anchor,
-            "plain": self.plain.predict(plain) if self.n_learned else fallback,
-        }
+        if only in (None, "model"):
+            predictions["model"] = anchor + self.model.predict(residual) if self.n_learned else anchor
+        if only in (None, "plain"):
+            predictions["plain"] = self.plain.predict(plain) if self.n_learned else fallback
         return predictions, plain, residual
 
     def _records(self, job: Job) -> tuple[Hashable, Hashable]:
@@ -90,10 +90,9 @@ class Selector(Strategy):
         return self.global_errors
 
     def predict_one(self, job: Job) -> float:
-        predictions = self._predictions(job)[0]
         errors = self._errors(job)
         best = min(CANDIDATES, key=errors.__getitem__)
-        log_y = predictions[best]
+        log_y = self._predictions(job, only=best)[0][best]  # the models run only when chosen
         return 10.0 ** (self.range.clamp(log_y) if self.n_learned else log_y)
 
     def learn_one(self, job: Job, y: float) -> None:
