@@ -6,7 +6,8 @@ the user, the process count and the speed of the node group the job lands on. A 
 moves those levels at known points: a node group degrades, is replaced by faster hardware, a
 software patch halves I/O throughput and is later rolled back (an earlier regime returns).
 Announced changes also appear as node-health events, as an operator's tooling would publish them.
-Everything is drawn with numpy up front, so a million jobs take seconds.
+Jobs are drawn with numpy a chunk at a time, so a million jobs take seconds and the memory the
+stream holds does not grow with its length.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pipeline.sources.timeline import Event, interleave, merge
 
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 NODE_GROUPS = ("g0", "g1", "g2", "g3")
+CHUNK = 10_000  # jobs drawn at once; part of the seed's meaning (another size draws another stream)
 
 
 @dataclass(frozen=True)
@@ -87,58 +89,74 @@ class SyntheticCluster:
         self.n_jobs, self.systems, self.seed, self.noise = n_jobs, tuple(systems), seed, noise
         self.script = [c for c in script if c.system in self.systems]
         self.n_users, self.n_apps, self.interarrival = n_users, n_apps, mean_interarrival_s
-        self.truth: list[dict[str, object]] = []
+        self.truth: list[dict[str, object]] = []  # complete once the stream has been read
         self.stats = SourceStats()
 
     def __iter__(self) -> Iterator[Event]:
         self.stats, self.truth = SourceStats(), []
-        rng = np.random.default_rng(self.seed)
-        per_system = [self._system(name, self.n_jobs // len(self.systems), rng) for name in self.systems]
-        health = sorted((h for _, h in per_system for h in h), key=lambda e: e["time"])
-        self.truth.sort(key=lambda c: c["time"])
-        self.stats.jobs = sum(len(arrays["time"]) for arrays, _ in per_system)
-        self.stats.health_events = len(health)
-        return merge(interleave(self._pairs([arrays for arrays, _ in per_system])), health)
+        n = self.n_jobs // len(self.systems)
+        streams = [interleave(self._system(name, n, np.random.default_rng([self.seed, i])))
+                   for i, name in enumerate(self.systems)]
+        return merge(*streams)
 
-    def _system(self, name: str, n: int, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], list[Event]]:
-        app_runtime = rng.uniform(1.5, 4.0, self.n_apps)          # log10 s
-        app_io = rng.uniform(1.0, 3.5, self.n_apps)               # log10 MiB/s
-        app_procs = rng.integers(0, 9, self.n_apps)               # log2 of the usual process count
-        user_scale = rng.normal(0.0, 0.25, self.n_users)
-        favourites = rng.integers(0, self.n_apps, (self.n_users, 3))
-        user = rng.zipf(1.6, n) % self.n_users
-        app = favourites[user, rng.integers(0, 3, n)]
-        log2_procs = np.clip(app_procs[app] + rng.integers(-1, 2, n), 0, 10)
-        group = rng.integers(0, len(NODE_GROUPS), n)
-        time = START + np.cumsum(rng.exponential(self.interarrival, n))
-        log_runtime = app_runtime[app] + user_scale[user] - 0.15 * (log2_procs - app_procs[app])
-        log_io = app_io[app] + 0.1 * log2_procs
-        health = []
-        for change in (c for c in self.script if c.system == name):
-            first = int(change.at * n)
-            at_time = float(time[min(first, n - 1)])
-            affected = np.arange(n) >= first
+    def _system(self, name: str, n: int, rng: np.random.Generator) -> Iterator[tuple[Event, Event | None]]:
+        """One system's jobs as (submission, completion) pairs in submit order, each announced change
+        as a (node-health event, None) pair just before the first job it affects."""
+        levels = {
+            "app_runtime": rng.uniform(1.5, 4.0, self.n_apps),   # log10 s
+            "app_io": rng.uniform(1.0, 3.5, self.n_apps),        # log10 MiB/s
+            "app_procs": rng.integers(0, 9, self.n_apps),        # log2 of the usual process count
+            "user_scale": rng.normal(0.0, 0.25, self.n_users),
+            "favourites": rng.integers(0, self.n_apps, (self.n_users, 3)),
+        }
+        changes = [c for c in self.script if c.system == name]
+        starts: dict[int, list[Change]] = {}  # the job each change begins with
+        for change in changes:
+            starts.setdefault(min(int(change.at * n), n - 1), []).append(change)
+        last_time = START
+        for first in range(0, n, CHUNK):
+            chunk = self._chunk(np.arange(first, min(n, first + CHUNK)), n, last_time, levels, changes, rng)
+            last_time = chunk.pop("clock")[-1]
+            self.stats.jobs += len(chunk["index"])
+            for row, pair in enumerate(self._pairs(name, chunk)):
+                for change in starts.get(first + row, ()):
+                    self.truth.append({**asdict(change), "time": pair[0]["time"], "job_index": int(change.at * n)})
+                    health = self._health_event(change, pair[0]["time"])
+                    if health is not None:
+                        self.stats.health_events += 1
+                        yield health, None
+                yield pair
+
+    def _chunk(self, index: np.ndarray, n: int, last_time: float, levels: dict[str, np.ndarray],
+               changes: list[Change], rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Jobs ``index`` of a system of ``n``, the previous one submitted at ``last_time``."""
+        size = len(index)
+        user = rng.zipf(1.6, size) % self.n_users
+        app = levels["favourites"][user, rng.integers(0, 3, size)]
+        usual_procs = levels["app_procs"][app]
+        log2_procs = np.clip(usual_procs + rng.integers(-1, 2, size), 0, 10)
+        group = rng.integers(0, len(NODE_GROUPS), size)
+        clock = last_time + np.cumsum(rng.exponential(self.interarrival, size))
+        log_runtime = levels["app_runtime"][app] + levels["user_scale"][user] - 0.15 * (log2_procs - usual_procs)
+        log_io = levels["app_io"][app] + 0.1 * log2_procs
+        for change in changes:
+            affected = index >= int(change.at * n)
             if change.component in NODE_GROUPS:
                 affected &= group == NODE_GROUPS.index(change.component)
             # Factors are levels, not steps: undo the component's previous level, then apply the new one.
-            previous = self._level_before(change)
-            delta = np.log10(change.factor) - np.log10(previous)
+            delta = np.where(affected, np.log10(change.factor) - np.log10(self._level_before(change)), 0.0)
             if change.target == "runtime_s":
-                log_runtime = log_runtime + np.where(affected, delta, 0.0)
+                log_runtime = log_runtime + delta
             else:
-                log_io = log_io + np.where(affected, delta, 0.0)
-            self.truth.append({**asdict(change), "time": at_time, "job_index": first})
-            health.append(self._health_event(change, at_time))
-        noisy_runtime = 10 ** (log_runtime + rng.normal(0.0, self.noise, n))
-        runtime = np.maximum(np.round(noisy_runtime), 1.0)
-        requested = np.ceil(runtime * 10 ** np.abs(rng.normal(0.3, 0.25, n)) / 900.0) * 900.0
-        arrays = {
-            "system": np.full(n, name, dtype=object), "index": np.arange(n), "time": np.round(time, 3),
-            "user": user, "app": app, "procs": 2**log2_procs, "group": group,
-            "wait": np.round(rng.exponential(300.0, n)), "runtime": runtime, "requested": requested,
-            "io": np.round(10 ** (log_io + rng.normal(0.0, self.noise, n)), 3),
+                log_io = log_io + delta
+        runtime = np.maximum(np.round(10 ** (log_runtime + rng.normal(0.0, self.noise, size))), 1.0)
+        return {
+            "index": index, "clock": clock, "time": np.round(clock, 3), "user": user, "app": app,
+            "procs": 2**log2_procs, "group": group, "wait": np.round(rng.exponential(300.0, size)),
+            "runtime": runtime,
+            "requested": np.ceil(runtime * 10 ** np.abs(rng.normal(0.3, 0.25, size)) / 900.0) * 900.0,
+            "io": np.round(10 ** (log_io + rng.normal(0.0, self.noise, size)), 3),
         }
-        return arrays, [h for h in health if h is not None]
 
     def _level_before(self, change: Change) -> float:
         earlier = [c for c in self.script if c.system == change.system and c.component == change.component
@@ -158,10 +176,10 @@ class SyntheticCluster:
             event["change"] = {"type": change.change_type, "description": change.description}
         return event
 
-    def _pairs(self, systems: list[dict[str, np.ndarray]]) -> Iterator[tuple[Event, Event]]:
-        columns = {key: np.concatenate([s[key] for s in systems]) for key in systems[0]}
-        for i in np.argsort(columns["time"], kind="stable"):
-            submit, system = float(columns["time"][i]), str(columns["system"][i])
+    @staticmethod
+    def _pairs(system: str, columns: dict[str, np.ndarray]) -> Iterator[tuple[Event, Event]]:
+        for i in range(len(columns["index"])):
+            submit = float(columns["time"][i])
             procs = int(columns["procs"][i])
             submission = {
                 "schema": "job-submission/1", "job_id": f"{system}-{columns['index'][i]}", "system": system,

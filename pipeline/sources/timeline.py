@@ -33,7 +33,8 @@ def interleave(jobs: Iterable[tuple[Event, Event | None]]) -> Iterator[Event]:
     """Yield submissions and completions in stream order.
 
     ``jobs`` are (submission, completion-or-None) pairs in submit-time order; only the completions
-    of running jobs are held in memory.
+    of running jobs are held in memory. An event that is not a job (a health report) may ride in a
+    pair with no completion, at its place in time.
 
     >>> sub = lambda i, t: {"schema": "job-submission/1", "job_id": i, "time": t}
     >>> end = lambda i, t, e: {"schema": "job-completion/1", "job_id": i, "time": t, "end_time": e}
