@@ -1,7 +1,7 @@
 import numpy as np
 
 from pipeline.schemas import validate
-from pipeline.sources.synthetic import DEFAULT_SCRIPT, SyntheticCluster
+from pipeline.sources.synthetic import CHUNK, DEFAULT_SCRIPT, SyntheticCluster
 from pipeline.sources.timeline import event_time
 
 
@@ -16,6 +16,16 @@ def test_events_are_valid_and_in_stream_order():
         validate(event)
     times = [event_time(e) for e in events]
     assert times == sorted(times)
+
+
+def test_chunks_join_into_one_stream_per_system():
+    cluster = SyntheticCluster(2 * (2 * CHUNK + 500), seed=5)
+    submissions = [e for e in cluster if e["schema"] == "job-submission/1"]
+    for system in cluster.systems:
+        mine = [e for e in submissions if e["system"] == system]
+        assert [e["job_id"] for e in mine] == [f"{system}-{i}" for i in range(2 * CHUNK + 500)]
+        times = [e["time"] for e in mine]
+        assert times == sorted(times) and len(set(times)) == len(times)
 
 
 def test_ground_truth_records_every_scripted_change():
