@@ -23,6 +23,9 @@ from pipeline.learning.strategy import Strategy, StrategyContext
 from pipeline.schemas import InvalidEvent, kind_of, validate
 
 Record = dict[str, Any]
+# The shape of the pickled state's classes: bumped whenever one changes, so that a worker never loads
+# a checkpoint its code would misread (2: History records hold tuples, maps only for users).
+STATE_FORMAT = 2
 RECENT_COMPLETIONS = 10_000  # per system: enough to outlast any reordering between the input topics
 
 

@@ -8,7 +8,7 @@ import pickle
 
 import pytest
 
-from pipeline.processor import Processor
+from pipeline.processor import STATE_FORMAT, Processor
 from pipeline.schemas import topic_for
 from pipeline.service.checkpoint import Checkpoint, ForgedCheckpoint, seal, unseal
 from pipeline.service.envelope import Rejected, decode
@@ -144,3 +144,17 @@ def test_a_checkpoint_of_another_strategy_is_refused_on_assign():
     sharded = ShardedProcessor(Processor("naive"))
     refused = sharded.assign(0, [Checkpoint("a", 0, {}, None, "select", ("runtime_s",), 0.0)])
     assert len(refused) == 1 and "a" not in sharded.processor.systems
+
+
+def test_a_checkpoint_whose_state_has_another_layout_is_refused_on_assign():
+    sharded = ShardedProcessor(Processor("naive"))
+    older = Checkpoint("a", 0, {}, None, "naive", ("runtime_s",), 0.0, STATE_FORMAT - 1)
+    current = Checkpoint("b", 0, {}, None, "naive", ("runtime_s",), 0.0, STATE_FORMAT)
+    assert sharded.assign(0, [older, current]) == [older]
+    assert "a" not in sharded.processor.systems and "b" in sharded.processor.systems
+
+
+def test_a_checkpoint_sealed_before_state_formats_were_recorded_reads_format_1():
+    old = Checkpoint("a", 0, {}, None, "naive", ("runtime_s",), 0.0)
+    del old.__dict__["state_format"]  # as unpickled from a checkpoint written without the field
+    assert unseal(seal(old, b"k"), b"k").state_format == 1

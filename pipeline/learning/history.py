@@ -8,20 +8,28 @@ model. Values are log10 outcomes, so they share the model's target scale.
 from __future__ import annotations
 
 import math
-from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass
 
 from pipeline.learning.job import Job
 
 
 @dataclass
 class _Record:
-    last: deque[float] = field(default_factory=lambda: deque(maxlen=2))
+    """One user's or application's recent outcomes.
+
+    Flat on purpose: a history holds tens of thousands of these, and every container in them costs
+    memory, garbage-collector scans and checkpoint time (pickling select's state spent half its time
+    on the empty maps and two-item deques of application records, SDSC-SP2). Tuples of floats are
+    not even tracked by the collector.
+    """
+
+    last: tuple[float, ...] = ()  # the last two outcomes, oldest first
     ewma: float = 0.0
     ratio_ewma: float | None = None  # log10(outcome / requested walltime)
     n: int = 0
-    by_request: OrderedDict[float, float] = field(default_factory=OrderedDict)
-    by_app: OrderedDict[str, float] = field(default_factory=OrderedDict)
+    by_request: OrderedDict[float, float] | None = None  # users only: last outcome per request, app
+    by_app: OrderedDict[str, float] | None = None
 
 
 class History:
@@ -51,7 +59,7 @@ class History:
         self.alpha, self.max_keys, self.requests_per_user = alpha, max_keys, requests_per_user
         self.users: OrderedDict[str | None, _Record] = OrderedDict()
         self.apps: OrderedDict[str | None, _Record] = OrderedDict()
-        self.signatures: OrderedDict[tuple, deque[float]] = OrderedDict()
+        self.signatures: OrderedDict[tuple, tuple[float, ...]] = OrderedDict()  # last runs, oldest first
         self.signature_runs = signature_runs
 
     @staticmethod
@@ -83,12 +91,12 @@ class History:
             x["h_user_log_n"] = math.log10(1 + user.n)
             if job.requested_walltime_s and user.ratio_ewma is not None:
                 x["h_user_ratio_request"] = math.log10(job.requested_walltime_s) + user.ratio_ewma
-            same = user.by_request.get(job.requested_walltime_s) if job.requested_walltime_s else None
+            same = _latest(user.by_request, job.requested_walltime_s or None)
             if same is None:
                 flags["h_user_no_same_request"] = 1.0
             else:
                 x["h_user_same_request"] = same
-            same_app = user.by_app.get(job.app) if job.app is not None else None
+            same_app = _latest(user.by_app, job.app)
             if same_app is not None:
                 x["h_user_same_app"] = same_app
         app = self.apps.get(job.app) if job.app is not None else None
@@ -111,7 +119,7 @@ class History:
             return signature
         user = self.users.get(job.user) if job.user is not None else None
         if user is not None:
-            same = user.by_request.get(job.requested_walltime_s) if job.requested_walltime_s else None
+            same = _latest(user.by_request, job.requested_walltime_s or None)
             return same if same is not None else user.last[-1]
         app = self.apps.get(job.app) if job.app is not None else None
         return app.last[-1] if app is not None else None
@@ -124,27 +132,17 @@ class History:
     def update(self, job: Job, log_y: float) -> None:
         """Record that ``job`` completed with ``log10(outcome) = log_y``."""
         key = self.signature(job)
-        runs = self.signatures.get(key)
-        if runs is None:
-            runs = self.signatures[key] = deque(maxlen=self.signature_runs)
-            if len(self.signatures) > self.max_keys:
-                self.signatures.popitem(last=False)
-        self.signatures.move_to_end(key)
-        runs.append(log_y)
+        self.signatures[key] = (*self.signatures.pop(key, ()), log_y)[-self.signature_runs:]
+        if len(self.signatures) > self.max_keys:
+            self.signatures.popitem(last=False)
         if job.user is not None:
             user = self._touch(self.users, job.user)
             if job.requested_walltime_s:
                 ratio = log_y - math.log10(job.requested_walltime_s)
                 user.ratio_ewma = ratio if user.ratio_ewma is None else self._mix(user.ratio_ewma, ratio)
-                user.by_request[job.requested_walltime_s] = log_y
-                user.by_request.move_to_end(job.requested_walltime_s)
-                if len(user.by_request) > self.requests_per_user:
-                    user.by_request.popitem(last=False)
+                user.by_request = self._remember(user.by_request, job.requested_walltime_s, log_y)
             if job.app is not None:
-                user.by_app[job.app] = log_y
-                user.by_app.move_to_end(job.app)
-                if len(user.by_app) > self.requests_per_user:
-                    user.by_app.popitem(last=False)
+                user.by_app = self._remember(user.by_app, job.app, log_y)
             self._record(user, log_y)
         if job.app is not None:
             self._record(self._touch(self.apps, job.app), log_y)
@@ -158,10 +156,24 @@ class History:
         table.move_to_end(key)
         return record
 
+    def _remember(self, latest: OrderedDict | None, key: float | str, log_y: float) -> OrderedDict:
+        """``latest`` (created if need be) with ``key``'s outcome now ``log_y``, least recent dropped."""
+        latest = OrderedDict() if latest is None else latest
+        latest[key] = log_y
+        latest.move_to_end(key)
+        if len(latest) > self.requests_per_user:
+            latest.popitem(last=False)
+        return latest
+
     def _record(self, record: _Record, log_y: float) -> None:
         record.ewma = log_y if not record.n else self._mix(record.ewma, log_y)
-        record.last.append(log_y)
+        record.last = (*record.last[-1:], log_y)
         record.n += 1
 
     def _mix(self, old: float, new: float) -> float:
         return (1 - self.alpha) * old + self.alpha * new
+
+
+def _latest(latest: OrderedDict | None, key: float | str | None) -> float | None:
+    """The outcome remembered for ``key`` (a request or an application), if any."""
+    return latest.get(key) if latest is not None and key is not None else None

@@ -21,7 +21,7 @@ import faust
 import orjson
 from faust.types import TP
 
-from pipeline.processor import Processor
+from pipeline.processor import STATE_FORMAT, Processor
 from pipeline.schemas import topics_by_direction
 from pipeline.service.checkpoint import seal
 from pipeline.service.config import WorkerConfig
@@ -111,8 +111,9 @@ def create_app(config: WorkerConfig) -> faust.App:
             metrics.checkpoints.labels("refused_incompatible").inc(len(refused))
             metrics.checkpoints.labels("restored").inc(len(found[shard]) - len(refused))
             for cp in refused:
-                log.warning("checkpoint of %s built by %s %s, not %s %s: not loaded", cp.system, cp.strategy,
-                            cp.targets, state.processor.strategy, state.processor.targets)
+                log.warning("checkpoint of %s built by %s %s (state format %d), not %s %s (%d): not loaded",
+                            cp.system, cp.strategy, cp.targets, cp.state_format, state.processor.strategy,
+                            state.processor.targets, STATE_FORMAT)
             log.info("shard %d assigned: %d systems restored, resuming after offsets %s", shard,
                      len(found[shard]) - len(refused), state.shards[shard].positions)
 

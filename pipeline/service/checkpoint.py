@@ -12,7 +12,7 @@ import hmac
 import pickle
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 MAGIC = b"PSCK1"
@@ -29,8 +29,9 @@ class Checkpoint:
 
     ``positions`` maps each input topic to the offset of the last message of the system's partition
     (``shard``) that the state includes; messages at or below it must not be learned again.
-    ``strategy`` and ``targets`` say which model built the state; a worker configured otherwise
-    does not load it.
+    ``strategy`` and ``targets`` say which model built the state, ``state_format`` the layout of its
+    classes (:data:`pipeline.processor.STATE_FORMAT`; checkpoints from before it was recorded read
+    1); a worker configured otherwise, or whose code lays state out differently, does not load it.
     """
 
     system: str
@@ -40,7 +41,7 @@ class Checkpoint:
     strategy: str
     targets: tuple[str, ...]
     written_at: float
-    meta: dict[str, Any] = field(default_factory=dict)
+    state_format: int = 1
 
 
 def seal(checkpoint: Checkpoint, key: bytes) -> bytes:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.processor import Processor
+from pipeline.processor import STATE_FORMAT, Processor
 from pipeline.schemas import InvalidEvent, topic_for
 from pipeline.service.checkpoint import Checkpoint
 from pipeline.service.envelope import DEFAULT_MAX_BYTES, Rejected, dead_letter, decode
@@ -101,7 +101,7 @@ class ShardedProcessor:
         usable, refused = [], []
         for cp in checkpoints:
             fits = cp.shard == index and cp.strategy == self.processor.strategy \
-                and tuple(cp.targets) == self.processor.targets
+                and tuple(cp.targets) == self.processor.targets and cp.state_format == STATE_FORMAT
             (usable if fits else refused).append(cp)
         for cp in usable:
             self.processor.systems[cp.system] = cp.state
@@ -166,7 +166,7 @@ class ShardedProcessor:
             covered = shard.covered.get(system, {})
             positions = {t: max(shard.positions[t], covered.get(t, -1)) for t in self.inputs}
             checkpoints.append(Checkpoint(system, index, positions, self.processor.systems[system],
-                                          self.processor.strategy, self.processor.targets, now))
+                                          self.processor.strategy, self.processor.targets, now, STATE_FORMAT))
         handles, shard.acknowledgeable = shard.acknowledgeable, []
         shard.since_checkpoint, shard.checkpointed_at = 0, now
         return checkpoints, handles
