@@ -24,8 +24,9 @@ from pipeline.schemas import InvalidEvent, kind_of, validate
 
 Record = dict[str, Any]
 # The shape of the pickled state's classes: bumped whenever one changes, so that a worker never loads
-# a checkpoint its code would misread (2: History records hold tuples, maps only for users).
-STATE_FORMAT = 2
+# a checkpoint its code would misread (2: History records hold tuples, maps only for users; 3: a
+# signature's runs are a double array, select's error records tuples).
+STATE_FORMAT = 3
 RECENT_COMPLETIONS = 10_000  # per system: enough to outlast any reordering between the input topics
 
 

@@ -8,6 +8,7 @@ model. Values are log10 outcomes, so they share the model's target scale.
 from __future__ import annotations
 
 import math
+from array import array
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -59,7 +60,8 @@ class History:
         self.alpha, self.max_keys, self.requests_per_user = alpha, max_keys, requests_per_user
         self.users: OrderedDict[str | None, _Record] = OrderedDict()
         self.apps: OrderedDict[str | None, _Record] = OrderedDict()
-        self.signatures: OrderedDict[tuple, tuple[float, ...]] = OrderedDict()  # last runs, oldest first
+        # each signature's last runs, oldest first, as raw doubles: a third of a tuple of floats' memory
+        self.signatures: OrderedDict[tuple, array[float]] = OrderedDict()
         self.signature_runs = signature_runs
 
     @staticmethod
@@ -132,9 +134,15 @@ class History:
     def update(self, job: Job, log_y: float) -> None:
         """Record that ``job`` completed with ``log10(outcome) = log_y``."""
         key = self.signature(job)
-        self.signatures[key] = (*self.signatures.pop(key, ()), log_y)[-self.signature_runs:]
-        if len(self.signatures) > self.max_keys:
-            self.signatures.popitem(last=False)
+        runs = self.signatures.get(key)
+        if runs is None:
+            runs = self.signatures[key] = array("d")
+            if len(self.signatures) > self.max_keys:
+                self.signatures.popitem(last=False)
+        self.signatures.move_to_end(key)
+        runs.append(log_y)
+        if len(runs) > self.signature_runs:
+            runs.pop(0)
         if job.user is not None:
             user = self._touch(self.users, job.user)
             if job.requested_walltime_s:

@@ -57,8 +57,9 @@ class Selector(Strategy):
         self.buffer: ReservoirBuffer[Sample] = ReservoirBuffer(capacity, seed=context.seed)
         self.range = ObservedRange()
         self.fade, self.k, self.max_users, self.cap = fade, k, max_users, cap
-        self.user_errors: OrderedDict[str | None, dict[str, float]] = OrderedDict()
-        self.global_errors = dict.fromkeys(CANDIDATES, 1.0)
+        # recent error of each candidate, in CANDIDATES order (tuples: tens of thousands of records)
+        self.user_errors: OrderedDict[Hashable, tuple[float, ...]] = OrderedDict()
+        self.global_errors = (1.0,) * len(CANDIDATES)
         self.n_learned = 0
 
     def _predictions(self, job: Job, only: str | None = None) -> tuple[dict[str, float], Sample, Sample]:
@@ -82,7 +83,7 @@ class Selector(Strategy):
         its user (or, where there are no users, as on Cori, its application)."""
         return History.signature(job), job.user if job.user is not None else job.app
 
-    def _errors(self, job: Job) -> dict[str, float]:
+    def _errors(self, job: Job) -> tuple[float, ...]:
         for key in self._records(job):
             record = self.user_errors.get(key)
             if record is not None:
@@ -91,14 +92,14 @@ class Selector(Strategy):
 
     def predict_one(self, job: Job) -> float:
         errors = self._errors(job)
-        best = min(CANDIDATES, key=errors.__getitem__)
+        best = CANDIDATES[min(range(len(CANDIDATES)), key=errors.__getitem__)]
         log_y = self._predictions(job, only=best)[0][best]  # the models run only when chosen
         return 10.0 ** (self.range.clamp(log_y) if self.n_learned else log_y)
 
     def learn_one(self, job: Job, y: float) -> None:
         log_y = math.log10(y)
         predictions, plain, residual = self._predictions(job)
-        self._track(self._records(job), {c: min(abs(p - log_y), self.cap) for c, p in predictions.items()})
+        self._track(self._records(job), tuple(min(abs(predictions[c] - log_y), self.cap) for c in CANDIDATES))
         sample = Sample(residual.scaled, residual.fixed, log_y - predictions["anchor"])
         self.model.learn(sample)
         for old in self.buffer.sample(self.k):
@@ -109,16 +110,16 @@ class Selector(Strategy):
         self.history.update(job, log_y)
         self.n_learned += 1
 
-    def _mix(self, old: dict[str, float], new: dict[str, float]) -> dict[str, float]:
-        return {c: (1 - self.fade) * old[c] + self.fade * e for c, e in new.items()}
+    def _mix(self, old: tuple[float, ...], new: tuple[float, ...]) -> tuple[float, ...]:
+        return tuple((1 - self.fade) * o + self.fade * e for o, e in zip(old, new, strict=True))
 
-    def _track(self, keys: tuple[Hashable, ...], errors: dict[str, float]) -> None:
+    def _track(self, keys: tuple[Hashable, ...], errors: tuple[float, ...]) -> None:
         self.global_errors = self._mix(self.global_errors, errors)
         for key in keys:
             if key is None:
                 continue
             mine = self.user_errors.get(key)
-            self.user_errors[key] = dict(errors) if mine is None else self._mix(mine, errors)
+            self.user_errors[key] = errors if mine is None else self._mix(mine, errors)
             self.user_errors.move_to_end(key)
             if len(self.user_errors) > self.max_users:
                 self.user_errors.popitem(last=False)
