@@ -25,8 +25,9 @@ from pipeline.schemas import InvalidEvent, kind_of, validate
 Record = dict[str, Any]
 # The shape of the pickled state's classes: bumped whenever one changes, so that a worker never loads
 # a checkpoint its code would misread (2: History records hold tuples, maps only for users; 3: a
-# signature's runs are a double array, select's error records tuples).
-STATE_FORMAT = 3
+# signature's runs are a double array; 4: select's error records double arrays, History shares each
+# combination of string features among its signatures).
+STATE_FORMAT = 4
 RECENT_COMPLETIONS = 10_000  # per system: enough to outlast any reordering between the input topics
 
 

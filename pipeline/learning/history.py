@@ -63,12 +63,15 @@ class History:
         # each signature's last runs, oldest first, as raw doubles: a third of a tuple of floats' memory
         self.signatures: OrderedDict[tuple, array[float]] = OrderedDict()
         self.signature_runs = signature_runs
+        self.placements: dict[tuple, tuple] = {}
 
-    @staticmethod
-    def signature(job: Job) -> tuple:
+    def signature(self, job: Job) -> tuple:
         """What makes two jobs "the same job": who, what, how big, how long requested, and where."""
         strings = tuple(sorted((k, v) for k, v in job.features.items() if isinstance(v, str)))
-        return job.user, job.app, job.requested_walltime_s, job.num_procs, strings
+        # one shared copy of each combination of string features (few), not one per signature (many)
+        if len(self.placements) > self.max_keys:
+            self.placements.clear()
+        return job.user, job.app, job.requested_walltime_s, job.num_procs, self.placements.setdefault(strings, strings)
 
     def signature_median(self, job: Job) -> float | None:
         """Median log10 outcome of the last runs of the same job signature, if any. Pure."""
@@ -131,9 +134,13 @@ class History:
         anchor = self.anchor(job)
         return fallback if anchor is None else anchor
 
-    def update(self, job: Job, log_y: float) -> None:
-        """Record that ``job`` completed with ``log10(outcome) = log_y``."""
-        key = self.signature(job)
+    def update(self, job: Job, log_y: float, signature: tuple | None = None) -> None:
+        """Record that ``job`` completed with ``log10(outcome) = log_y``.
+
+        ``signature``: the job's :meth:`signature`, when the caller keys records of its own by it (one
+        key object then serves both tables).
+        """
+        key = self.signature(job) if signature is None else signature
         runs = self.signatures.get(key)
         if runs is None:
             runs = self.signatures[key] = array("d")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any
 
 Scalar = float | str
@@ -32,12 +33,22 @@ class Job:
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any], health: Mapping[str, float] | None = None) -> Job:
-        """Build from a job-submission or job-completion event (completion extras are ignored)."""
-        features = {k: v for k, v in event.get("features", {}).items() if not isinstance(v, bool)}
+        """Build from a job-submission or job-completion event (completion extras are ignored).
+
+        Names are interned: history tables key tens of thousands of records by them, and one copy of
+        "user12" serves them all instead of one per record.
+        """
+        features = {intern(k): intern(v) if isinstance(v, str) else v
+                    for k, v in event.get("features", {}).items() if not isinstance(v, bool)}
         return cls(
             job_id=event["job_id"], system=event["system"], time=float(event["time"]),
-            user=event.get("user"), group=event.get("group"), queue=event.get("queue"),
-            app=event.get("app"), num_nodes=event.get("num_nodes"), num_procs=event.get("num_procs"),
+            user=_interned(event.get("user")), group=_interned(event.get("group")),
+            queue=_interned(event.get("queue")), app=_interned(event.get("app")),
+            num_nodes=event.get("num_nodes"), num_procs=event.get("num_procs"),
             requested_walltime_s=event.get("requested_walltime_s"),
             features=features, health=health if health is not None else {},
         )
+
+
+def _interned(name: str | None) -> str | None:
+    return None if name is None else intern(name)

@@ -12,6 +12,7 @@ with experience replay, so the model behind the fallback does not forget old reg
 from __future__ import annotations
 
 import math
+from array import array
 from collections import OrderedDict
 from collections.abc import Hashable
 
@@ -57,9 +58,9 @@ class Selector(Strategy):
         self.buffer: ReservoirBuffer[Sample] = ReservoirBuffer(capacity, seed=context.seed)
         self.range = ObservedRange()
         self.fade, self.k, self.max_users, self.cap = fade, k, max_users, cap
-        # recent error of each candidate, in CANDIDATES order (tuples: tens of thousands of records)
-        self.user_errors: OrderedDict[Hashable, tuple[float, ...]] = OrderedDict()
-        self.global_errors = (1.0,) * len(CANDIDATES)
+        # recent error of each candidate, in CANDIDATES order (raw doubles: tens of thousands of records)
+        self.user_errors: OrderedDict[Hashable, array[float]] = OrderedDict()
+        self.global_errors = array("d", [1.0] * len(CANDIDATES))
         self.n_learned = 0
 
     def _predictions(self, job: Job, only: str | None = None) -> tuple[dict[str, float], Sample, Sample]:
@@ -78,12 +79,13 @@ class Selector(Strategy):
             predictions["plain"] = self.plain.predict(plain) if self.n_learned else fallback
         return predictions, plain, residual
 
-    def _records(self, job: Job) -> tuple[Hashable, Hashable]:
+    def _records(self, job: Job, signature: tuple | None = None) -> tuple[Hashable, Hashable]:
         """Whose records of errors guide the choice, most specific first: the job's signature, then
         its user (or, where there are no users, as on Cori, its application)."""
-        return History.signature(job), job.user if job.user is not None else job.app
+        who = job.user if job.user is not None else job.app
+        return (self.history.signature(job) if signature is None else signature), who
 
-    def _errors(self, job: Job) -> tuple[float, ...]:
+    def _errors(self, job: Job) -> array[float]:
         for key in self._records(job):
             record = self.user_errors.get(key)
             if record is not None:
@@ -99,7 +101,9 @@ class Selector(Strategy):
     def learn_one(self, job: Job, y: float) -> None:
         log_y = math.log10(y)
         predictions, plain, residual = self._predictions(job)
-        self._track(self._records(job), tuple(min(abs(predictions[c] - log_y), self.cap) for c in CANDIDATES))
+        signature = self.history.signature(job)  # one key object for the error records and the history
+        self._track(self._records(job, signature),
+                    array("d", [min(abs(predictions[c] - log_y), self.cap) for c in CANDIDATES]))
         sample = Sample(residual.scaled, residual.fixed, log_y - predictions["anchor"])
         self.model.learn(sample)
         for old in self.buffer.sample(self.k):
@@ -107,13 +111,13 @@ class Selector(Strategy):
         self.buffer.add(sample)
         self.plain.learn(Sample(plain.scaled, plain.fixed, log_y))
         self.range.update(log_y)
-        self.history.update(job, log_y)
+        self.history.update(job, log_y, signature)
         self.n_learned += 1
 
-    def _mix(self, old: tuple[float, ...], new: tuple[float, ...]) -> tuple[float, ...]:
-        return tuple((1 - self.fade) * o + self.fade * e for o, e in zip(old, new, strict=True))
+    def _mix(self, old: array[float], new: array[float]) -> array[float]:
+        return array("d", [(1 - self.fade) * o + self.fade * e for o, e in zip(old, new, strict=True)])
 
-    def _track(self, keys: tuple[Hashable, ...], errors: tuple[float, ...]) -> None:
+    def _track(self, keys: tuple[Hashable, ...], errors: array[float]) -> None:
         self.global_errors = self._mix(self.global_errors, errors)
         for key in keys:
             if key is None:
