@@ -48,8 +48,8 @@ class History:
     Examples
     --------
     >>> history = History()
-    >>> history.update(Job("1", "s", 0.0, user="u", requested_walltime_s=3600), 3.0)
-    >>> history.update(Job("2", "s", 0.0, user="u", requested_walltime_s=60), 1.0)
+    >>> _ = history.update(Job("1", "s", 0.0, user="u", requested_walltime_s=3600), 3.0)
+    >>> _ = history.update(Job("2", "s", 0.0, user="u", requested_walltime_s=60), 1.0)
     >>> x, flags = history.features(Job("3", "s", 0.0, user="u", requested_walltime_s=3600))
     >>> x["h_user_last"], round(x["h_user_mean2"], 3), x["h_user_same_request"]
     (1.0, 2.703, 3.0)
@@ -66,12 +66,17 @@ class History:
         self.placements: dict[tuple, tuple] = {}
 
     def signature(self, job: Job) -> tuple:
-        """What makes two jobs "the same job": who, what, how big, how long requested, and where."""
+        """What makes two jobs "the same job": who, what, how big, how long requested, and where. Pure."""
         strings = tuple(sorted((k, v) for k, v in job.features.items() if isinstance(v, str)))
-        # one shared copy of each combination of string features (few), not one per signature (many)
+        return job.user, job.app, job.requested_walltime_s, job.num_procs, strings
+
+    def _stored_key(self, job: Job) -> tuple:
+        """:meth:`signature` with its string features shared: one copy of each combination (few)
+        instead of one per stored signature (many)."""
+        *who, strings = self.signature(job)
         if len(self.placements) > self.max_keys:
             self.placements.clear()
-        return job.user, job.app, job.requested_walltime_s, job.num_procs, self.placements.setdefault(strings, strings)
+        return *who, self.placements.setdefault(strings, strings)
 
     def signature_median(self, job: Job) -> float | None:
         """Median log10 outcome of the last runs of the same job signature, if any. Pure."""
@@ -96,12 +101,12 @@ class History:
             x["h_user_log_n"] = math.log10(1 + user.n)
             if job.requested_walltime_s and user.ratio_ewma is not None:
                 x["h_user_ratio_request"] = math.log10(job.requested_walltime_s) + user.ratio_ewma
-            same = _latest(user.by_request, job.requested_walltime_s or None)
+            same = _same_request(user, job)
             if same is None:
                 flags["h_user_no_same_request"] = 1.0
             else:
                 x["h_user_same_request"] = same
-            same_app = _latest(user.by_app, job.app)
+            same_app = user.by_app.get(job.app) if user.by_app is not None else None
             if same_app is not None:
                 x["h_user_same_app"] = same_app
         app = self.apps.get(job.app) if job.app is not None else None
@@ -124,7 +129,7 @@ class History:
             return signature
         user = self.users.get(job.user) if job.user is not None else None
         if user is not None:
-            same = _latest(user.by_request, job.requested_walltime_s or None)
+            same = _same_request(user, job)
             return same if same is not None else user.last[-1]
         app = self.apps.get(job.app) if job.app is not None else None
         return app.last[-1] if app is not None else None
@@ -134,13 +139,11 @@ class History:
         anchor = self.anchor(job)
         return fallback if anchor is None else anchor
 
-    def update(self, job: Job, log_y: float, signature: tuple | None = None) -> None:
-        """Record that ``job`` completed with ``log10(outcome) = log_y``.
-
-        ``signature``: the job's :meth:`signature`, when the caller keys records of its own by it (one
-        key object then serves both tables).
-        """
-        key = self.signature(job) if signature is None else signature
+    def update(self, job: Job, log_y: float) -> tuple:
+        """Record that ``job`` completed with ``log10(outcome) = log_y``; return the key its
+        signature is stored under, for callers that key records of their own by it (one key object
+        then serves both tables)."""
+        key = self._stored_key(job)
         runs = self.signatures.get(key)
         if runs is None:
             runs = self.signatures[key] = array("d")
@@ -161,6 +164,7 @@ class History:
             self._record(user, log_y)
         if job.app is not None:
             self._record(self._touch(self.apps, job.app), log_y)
+        return key
 
     def _touch(self, table: OrderedDict[str | None, _Record], key: str) -> _Record:
         record = table.get(key)
@@ -189,6 +193,8 @@ class History:
         return (1 - self.alpha) * old + self.alpha * new
 
 
-def _latest(latest: OrderedDict | None, key: float | str | None) -> float | None:
-    """The outcome remembered for ``key`` (a request or an application), if any."""
-    return latest.get(key) if latest is not None and key is not None else None
+def _same_request(user: _Record, job: Job) -> float | None:
+    """The user's last outcome among jobs with ``job``'s requested walltime, if any."""
+    if user.by_request is None or not job.requested_walltime_s:
+        return None
+    return user.by_request.get(job.requested_walltime_s)

@@ -79,14 +79,9 @@ class Selector(Strategy):
             predictions["plain"] = self.plain.predict(plain) if self.n_learned else fallback
         return predictions, plain, residual
 
-    def _records(self, job: Job, signature: tuple | None = None) -> tuple[Hashable, Hashable]:
-        """Whose records of errors guide the choice, most specific first: the job's signature, then
-        its user (or, where there are no users, as on Cori, its application)."""
-        who = job.user if job.user is not None else job.app
-        return (self.history.signature(job) if signature is None else signature), who
-
     def _errors(self, job: Job) -> array[float]:
-        for key in self._records(job):
+        """The most specific record of errors for ``job``: its signature's, its owner's, or the global one."""
+        for key in (self.history.signature(job), _owner(job)):
             record = self.user_errors.get(key)
             if record is not None:
                 return record
@@ -101,8 +96,8 @@ class Selector(Strategy):
     def learn_one(self, job: Job, y: float) -> None:
         log_y = math.log10(y)
         predictions, plain, residual = self._predictions(job)
-        signature = self.history.signature(job)  # one key object for the error records and the history
-        self._track(self._records(job, signature),
+        signature = self.history.update(job, log_y)  # one key object for the error records and the history
+        self._track((signature, _owner(job)),
                     array("d", [min(abs(predictions[c] - log_y), self.cap) for c in CANDIDATES]))
         sample = Sample(residual.scaled, residual.fixed, log_y - predictions["anchor"])
         self.model.learn(sample)
@@ -111,7 +106,6 @@ class Selector(Strategy):
         self.buffer.add(sample)
         self.plain.learn(Sample(plain.scaled, plain.fixed, log_y))
         self.range.update(log_y)
-        self.history.update(job, log_y, signature)
         self.n_learned += 1
 
     def _mix(self, old: array[float], new: array[float]) -> array[float]:
@@ -131,3 +125,9 @@ class Selector(Strategy):
     @property
     def buffer_size(self) -> int:
         return len(self.buffer)
+
+
+def _owner(job: Job) -> Hashable:
+    """Whose errors guide a job without a signature record: its user's, or where there are no users
+    (as on Cori) its application's."""
+    return job.user if job.user is not None else job.app
