@@ -36,6 +36,9 @@ from pipeline.sources.swf import SwfSource
 
 HERE = Path(__file__).resolve().parent
 PERFSTREAM = Path(sys.executable).parent / "perfstream"
+# one output per input event: a prediction (or the trivial agent's copy), or a dead letter, which
+# the worker writes for an event it cannot use (e.g. a submission that arrives after its completion)
+OUTPUTS = ("hpc.predictions", "hpc.dead-letters")
 
 
 def fresh_topics(bootstrap: str) -> KafkaSettings:
@@ -65,11 +68,12 @@ def publish(settings: KafkaSettings, events: list[dict], rate: float | None = No
         producer.close()
 
 
-def timestamps(settings: KafkaSettings, topic: str, expected: int, timeout: float = 300) -> list[tuple[int, dict]]:
-    """(CreateTime ms, record) of ``expected`` records of a topic, read from the beginning."""
+def timestamps(settings: KafkaSettings, topics: tuple[str, ...], expected: int,
+               timeout: float = 300) -> list[tuple[int, dict]]:
+    """(CreateTime ms, record) of ``expected`` records of ``topics`` together, read from the beginning."""
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None, enable_auto_commit=False)
     partitions = [TopicPartition(settings.topic(topic), p)
-                  for p in consumer.partitions_for_topic(settings.topic(topic))]
+                  for topic in topics for p in consumer.partitions_for_topic(settings.topic(topic))]
     consumer.assign(partitions)
     consumer.seek_to_beginning(*partitions)
     out: list[tuple[int, dict]] = []
@@ -79,8 +83,12 @@ def timestamps(settings: KafkaSettings, topic: str, expected: int, timeout: floa
             out += [(r.timestamp, json.loads(r.value)) for r in records]
     consumer.close()
     if len(out) < expected:
-        raise TimeoutError(f"{len(out)} of {expected} records on {topic} after {timeout} s")
+        raise TimeoutError(f"{len(out)} of {expected} records on {', '.join(topics)} after {timeout} s")
     return out
+
+
+def dead_letters(outputs: list[tuple[int, dict]]) -> int:
+    return sum(record.get("schema") == "dead-letter/1" for _, record in outputs)
 
 
 def start(contender: str, settings: KafkaSettings, log: Path) -> subprocess.Popen:
@@ -95,21 +103,24 @@ def start(contender: str, settings: KafkaSettings, log: Path) -> subprocess.Pope
     return subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
 
 
-def throughput(contender: str, bootstrap: str, events: list[dict], log_dir: Path) -> float:
+def throughput(contender: str, bootstrap: str, events: list[dict], log_dir: Path) -> tuple[float, int]:
+    """Events per second through ``contender``, and the dead letters it wrote."""
     settings = fresh_topics(bootstrap)
     publish(settings, events)
     process = start(contender, settings, log_dir / f"{contender}-throughput.log")
     try:
-        stamps = [t for t, _ in timestamps(settings, "hpc.predictions", len(events))]
+        outputs = timestamps(settings, OUTPUTS, len(events))
     finally:
         process.terminate()
         process.wait(60)
-    return (len(stamps) - 1) / ((max(stamps) - min(stamps)) / 1000)
+    stamps = [t for t, _ in outputs]
+    return (len(stamps) - 1) / ((max(stamps) - min(stamps)) / 1000), dead_letters(outputs)
 
 
 def latency(contender: str, bootstrap: str, events: list[dict], rate: float, warmup: int,
-            log_dir: Path) -> list[float]:
-    """Seconds from each submission to its prediction, after the first ``warmup`` events."""
+            log_dir: Path) -> tuple[list[float], int]:
+    """Seconds from each submission to its prediction, after the first ``warmup`` events, and the
+    dead letters written."""
     settings = fresh_topics(bootstrap)
     process = start(contender, settings, log_dir / f"{contender}-latency.log")
     # One producer for both phases: a new one's first sends (connections, metadata) delayed ~40
@@ -117,10 +128,11 @@ def latency(contender: str, bootstrap: str, events: list[dict], rate: float, war
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap, linger_ms=0)
     try:
         publish(settings, events[:warmup], rate, producer)  # until the process answers, it is not caught up
-        timestamps(settings, "hpc.predictions", warmup, timeout=120)
+        timestamps(settings, OUTPUTS, warmup, timeout=120)
         publish(settings, events[warmup:], rate, producer)
-        outputs = timestamps(settings, "hpc.predictions", len(events))
-        inputs = timestamps(settings, "hpc.job-submissions", sum(e["schema"] == "job-submission/1" for e in events))
+        outputs = timestamps(settings, OUTPUTS, len(events))
+        inputs = timestamps(settings, ("hpc.job-submissions",),
+                            sum(e["schema"] == "job-submission/1" for e in events))
     finally:
         producer.close()
         process.terminate()
@@ -132,7 +144,8 @@ def latency(contender: str, bootstrap: str, events: list[dict], rate: float, war
         if record.get("schema", "job-submission/1") in ("job-submission/1", "prediction/1") \
                 and record.get("stage", "submission") == "submission":
             answered.setdefault(record["job_id"], t)
-    return [(answered[j] - submitted[j]) / 1000 for j in list(submitted)[warm:] if j in answered]
+    return [(answered[j] - submitted[j]) / 1000 for j in list(submitted)[warm:] if j in answered], \
+        dead_letters(outputs)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -155,22 +168,25 @@ def main() -> None:
     source = SwfSource(Path(args.data) / "traces" / "SDSC-SP2-1998-4.2-cln.swf.gz")
     events = list(itertools.islice(source, args.events))
     log_dir = Path(tempfile.mkdtemp(prefix="bench-service-"))
-    results: dict[str, dict[str, list[float]]] = {c: {"throughput": [], "p50": [], "p99": []}
-                                                   for c in ("trivial", "worker")}
+    results: dict[str, dict[str, list[float]]] = {
+        c: {"throughput": [], "p50": [], "p99": [], "dead_letters": []} for c in ("trivial", "worker")}
     runs = [(c, r) for r in range(args.repeats) for c in ("trivial", "worker")]
     for contender, _ in tqdm(runs, desc="service benchmark", unit="run"):
-        results[contender]["throughput"].append(throughput(contender, args.bootstrap, events, log_dir))
-        lat = latency(contender, args.bootstrap, events[:args.latency_events], args.rate, args.warmup_events,
-                      log_dir)
+        speed, lost_fast = throughput(contender, args.bootstrap, events, log_dir)
+        lat, lost_paced = latency(contender, args.bootstrap, events[:args.latency_events], args.rate,
+                                  args.warmup_events, log_dir)
+        results[contender]["throughput"].append(speed)
         results[contender]["p50"].append(percentile(lat, 0.50))
         results[contender]["p99"].append(percentile(lat, 0.99))
+        results[contender]["dead_letters"].append(lost_fast + lost_paced)
     summary = {c: {k: statistics.median(v) for k, v in r.items()} for c, r in results.items()}
     summary["ratio_worker_to_trivial"] = summary["worker"]["throughput"] / summary["trivial"]["throughput"]
-    print(f"{'':10}{'events/s':>10}{'p50 ms':>9}{'p99 ms':>9}   (median of {args.repeats}; latency at "
-          f"{args.rate:.0f} events/s)")
+    print(f"{'':10}{'events/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'dead letters':>14}   (median of "
+          f"{args.repeats}; latency at {args.rate:.0f} events/s; dead letters summed over runs)")
     for contender in ("trivial", "worker"):
         s = summary[contender]
-        print(f"{contender:10}{s['throughput']:>10.0f}{s['p50'] * 1000:>9.1f}{s['p99'] * 1000:>9.1f}")
+        print(f"{contender:10}{s['throughput']:>10.0f}{s['p50'] * 1000:>9.1f}{s['p99'] * 1000:>9.1f}"
+              f"{sum(results[contender]['dead_letters']):>14.0f}")
     print(f"worker / trivial agent throughput: {summary['ratio_worker_to_trivial']:.2f}x   (logs: {log_dir})")
     if args.json:
         Path(args.json).write_text(json.dumps({"args": vars(args), "runs": results, "median": summary}, indent=2))
