@@ -23,7 +23,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-STRATEGIES = ("naive", "frozen", "median", "last2", "history", "replay", "drift-reset", "select")
+STRATEGIES = ("naive", "frozen", "median", "last2", "history", "replay", "drift-reset", "select", "consensus")
 
 
 def _events(name: str, data: str, jobs: int) -> list[dict]:

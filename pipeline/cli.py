@@ -19,8 +19,8 @@ from pipeline.schemas import InvalidEvent
 from pipeline.sources import DEFAULT_TARGET, KINDS, SourceError, open_source
 from pipeline.sources.synthetic import SyntheticCluster
 
-DEFAULT_STRATEGIES = "naive,frozen,median,last2,cumulative,replay,select"
-DEMO_STRATEGIES = "naive,frozen,last2,replay,select"  # cumulative's refits would take it past a minute
+DEFAULT_STRATEGIES = "naive,frozen,median,last2,cumulative,replay,select,consensus"
+DEMO_STRATEGIES = "naive,frozen,last2,replay,consensus"  # cumulative's refits would take it past a minute
 
 
 def _csv(text: str) -> list[str]:

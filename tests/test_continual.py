@@ -2,6 +2,9 @@
 
 import math
 
+import pytest
+
+from pipeline.learning.consensus import Consensus
 from pipeline.learning.continual import DriftReset, Replay
 from pipeline.learning.drift import Alarm
 from pipeline.learning.job import Job
@@ -48,12 +51,37 @@ def test_drift_reset_ignores_alarms_where_errors_fell():
     assert strategy.version == 0
 
 
+def _noisy_population(strategy, n: int = 200) -> None:
+    """A noisy population of jobs for the models to learn from."""
+    for i in range(n):
+        strategy.learn_one(Job(str(i), "s", float(i), user=f"u{i % 20}", requested_walltime_s=3600),
+                           10.0 ** (1 + (i * 7919 % 100) / 33))
+
+
 def test_select_trusts_a_users_repeated_identical_jobs():
     selector = Selector(StrategyContext("runtime_s"))
-    for i in range(200):  # a noisy population the models learn from
-        selector.learn_one(Job(str(i), "s", float(i), user=f"u{i % 20}", requested_walltime_s=3600),
-                           10.0 ** (1 + (i * 7919 % 100) / 33))
+    _noisy_population(selector)
     for i in range(5):  # one user repeats the same job
         selector.learn_one(Job(f"r{i}", "s", 300.0 + i, user="repeat", requested_walltime_s=900), 123.0)
     predicted = selector.predict_one(Job("next", "s", 400.0, user="repeat", requested_walltime_s=900))
     assert abs(math.log10(predicted / 123.0)) < 0.01
+
+
+def test_consensus_predicts_the_median_of_anchor_and_both_models():
+    consensus = Consensus(StrategyContext("runtime_s"))
+    _noisy_population(consensus)
+    for user in ("u3", "u7", "stranger"):
+        job = Job("next", "s", 300.0, user=user, requested_walltime_s=3600)
+        inputs = consensus._inputs(job)
+        three = sorted((inputs.anchor, consensus._model(inputs), consensus._plain(inputs)))
+        assert math.log10(consensus.predict_one(job)) == pytest.approx(three[1])
+
+
+def test_consensus_keeps_a_users_repeated_identical_jobs_exact():
+    consensus = Consensus(StrategyContext("runtime_s"))
+    _noisy_population(consensus)
+    for i in range(20):  # one user repeats the same job: the anchor and, soon, the anchored model agree
+        consensus.learn_one(Job(f"r{i}", "s", 300.0 + i, user="repeat", requested_walltime_s=900), 123.0)
+    predicted = consensus.predict_one(Job("next", "s", 400.0, user="repeat", requested_walltime_s=900))
+    assert abs(math.log10(predicted / 123.0)) < 0.05
+

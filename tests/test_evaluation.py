@@ -72,7 +72,7 @@ def test_a_real_slice_replays_end_to_end(cori_slice):
 
 def test_every_continual_strategy_replays_a_real_slice_end_to_end(cori_slice):
     events = list(TokioSource(cori_slice))
-    continual = ["history", "replay", "drift-reset", "experts", "select", "mlp", "mlp-replay"]
+    continual = ["history", "replay", "drift-reset", "experts", "select", "consensus", "mlp", "mlp-replay"]
     report = compare(events, "io_throughput_mibps", ["median", *continual], 2, seed=1, progress=False)[0]
     s = report["strategies"]
     for name in continual:

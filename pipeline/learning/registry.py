@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pipeline.learning.baselines import Frozen, Last2, Naive, RunningMedian
+from pipeline.learning.consensus import Consensus
 from pipeline.learning.continual import DriftReset, HistoryLinear, Replay
 from pipeline.learning.experts import Experts
 from pipeline.learning.mlp import MLPNaive, MLPReplay
@@ -29,6 +30,7 @@ STRATEGIES: dict[str, Callable[[StrategyContext], Strategy]] = {
     "replay": Replay,
     "drift-reset": DriftReset,
     "select": Selector,
+    "consensus": Consensus,
     "experts": Experts,
     "mlp": MLPNaive,
     "mlp-replay": MLPReplay,
@@ -40,7 +42,7 @@ EVALUATION_ONLY = frozenset({"cumulative"})
 # The strategy the service runs unless told otherwise; chosen by measurement: the lowest geometric
 # mean, over the five development data sets, of its prequential median, prequential mean and
 # whole-sequence errors relative to naive's (README, "Choosing the default").
-DEFAULT = "select"
+DEFAULT = "consensus"
 
 
 class UnknownStrategy(ValueError):

@@ -16,18 +16,19 @@ from array import array
 from collections import OrderedDict
 from collections.abc import Hashable
 
-from pipeline.learning.baselines import ObservedRange, cold_start
-from pipeline.learning.history import History
+from pipeline.learning.consensus import Consensus, Inputs
 from pipeline.learning.job import Job
-from pipeline.learning.regressors import LogLinearRegressor, Sample, anchored, make_sample
-from pipeline.learning.replay import ReservoirBuffer
-from pipeline.learning.strategy import Strategy, StrategyContext
+from pipeline.learning.strategy import StrategyContext
 
 CANDIDATES = ("anchor", "same_app", "mean2", "model", "plain")
 
 
-class Selector(Strategy):
+class Selector(Consensus):
     """Per-user choice among history heuristics and two online linear models, by recent error.
+
+    The candidates are :class:`~pipeline.learning.consensus.Consensus`'s three predictors and two
+    more history heuristics (the user's last outcome with the same application, the mean of the
+    user's last two).
 
     Parameters
     ----------
@@ -37,6 +38,8 @@ class Selector(Strategy):
         Replay reservoir size and replayed samples per new one for the history model.
     max_users
         Users whose errors are tracked (least recently seen forgotten beyond this).
+    cap
+        Largest error one job adds to a record (log10), so one wild job does not discredit a predictor.
 
     Examples
     --------
@@ -51,33 +54,22 @@ class Selector(Strategy):
 
     def __init__(self, context: StrategyContext, fade: float = 0.3, capacity: int = 5000, k: int = 1,
                  max_users: int = 50_000, cap: float = 0.3):
-        super().__init__(context)
-        self.history = History()
-        self.model = LogLinearRegressor(lr=0.002)
-        self.plain = LogLinearRegressor(lr=0.01)
-        self.buffer: ReservoirBuffer[Sample] = ReservoirBuffer(capacity, seed=context.seed)
-        self.range = ObservedRange()
-        self.fade, self.k, self.max_users, self.cap = fade, k, max_users, cap
+        super().__init__(context, capacity, k)
+        self.fade, self.max_users, self.cap = fade, max_users, cap
         # recent error of each candidate, in CANDIDATES order (raw doubles: tens of thousands of records)
         self.user_errors: OrderedDict[Hashable, array[float]] = OrderedDict()
         self.global_errors = array("d", [1.0] * len(CANDIDATES))
-        self.n_learned = 0
 
-    def _predictions(self, job: Job, only: str | None = None) -> tuple[dict[str, float], Sample, Sample]:
-        """Every candidate's log10 prediction for ``job`` (or ``only`` that one's), with the plain and
-        the anchored inputs. Pure."""
-        fallback = math.log10(cold_start(job, self.target))
-        anchor = self.history.anchor_or(job, fallback)
-        values, flags = self.history.features(job)
-        plain = make_sample(job)
+    def _candidates(self, inputs: Inputs, only: str | None = None) -> dict[str, float]:
+        """Every candidate's log10 prediction (or only ``only``'s: the models run only when chosen)."""
+        values, anchor = inputs.history, inputs.anchor
         predictions = {"anchor": anchor, "same_app": values.get("h_user_same_app", anchor),
                        "mean2": values.get("h_user_mean2", anchor)}
-        residual = anchored(Sample({**plain.scaled, **values}, {**plain.fixed, **flags}), anchor)
         if only in (None, "model"):
-            predictions["model"] = anchor + self.model.predict(residual) if self.n_learned else anchor
+            predictions["model"] = self._model(inputs)
         if only in (None, "plain"):
-            predictions["plain"] = self.plain.predict(plain) if self.n_learned else fallback
-        return predictions, plain, residual
+            predictions["plain"] = self._plain(inputs)
+        return predictions
 
     def _errors(self, job: Job) -> array[float]:
         """The most specific record of errors for ``job``: its signature's, its owner's, or the global one."""
@@ -90,23 +82,16 @@ class Selector(Strategy):
     def predict_one(self, job: Job) -> float:
         errors = self._errors(job)
         best = CANDIDATES[min(range(len(CANDIDATES)), key=errors.__getitem__)]
-        log_y = self._predictions(job, only=best)[0][best]  # the models run only when chosen
+        log_y = self._candidates(self._inputs(job), only=best)[best]
         return 10.0 ** (self.range.clamp(log_y) if self.n_learned else log_y)
 
     def learn_one(self, job: Job, y: float) -> None:
         log_y = math.log10(y)
-        predictions, plain, residual = self._predictions(job)
-        signature = self.history.update(job, log_y)  # one key object for the error records and the history
+        inputs = self._inputs(job)
+        predictions = self._candidates(inputs)
+        signature = self._learn(job, log_y, inputs)  # one key object for the error records and the history
         self._track((signature, _owner(job)),
                     array("d", [min(abs(predictions[c] - log_y), self.cap) for c in CANDIDATES]))
-        sample = Sample(residual.scaled, residual.fixed, log_y - predictions["anchor"])
-        self.model.learn(sample)
-        for old in self.buffer.sample(self.k):
-            self.model.learn(old, fit_scaler=False)
-        self.buffer.add(sample)
-        self.plain.learn(Sample(plain.scaled, plain.fixed, log_y))
-        self.range.update(log_y)
-        self.n_learned += 1
 
     def _mix(self, old: array[float], new: array[float]) -> array[float]:
         return array("d", [(1 - self.fade) * o + self.fade * e for o, e in zip(old, new, strict=True)])
@@ -121,10 +106,6 @@ class Selector(Strategy):
             self.user_errors.move_to_end(key)
             if len(self.user_errors) > self.max_users:
                 self.user_errors.popitem(last=False)
-
-    @property
-    def buffer_size(self) -> int:
-        return len(self.buffer)
 
 
 def _owner(job: Job) -> Hashable:

@@ -1,0 +1,110 @@
+"""``consensus``: the median of three runtime predictors that fail in different ways.
+
+- the **anchor**: the job's most specific history (its signature's recent runs, else the user's last
+  job with the same request, ...), exact for repeated jobs and far off when a user changes course;
+- the **anchored model**: a linear model of the correction to that anchor from the job's request and
+  history features, learned with experience replay so that old regimes are not forgotten;
+- the **plain model**: a linear model of the request alone (naive's model), blind to history and
+  therefore unaffected when a user's recent jobs mislead.
+
+The median of three follows any two that agree and ignores the one that does not, so it keeps the
+history's precision on repeated jobs without its heavy tail on the rest. Picking one predictor per user
+by recent error (``select``) has a better prequential median, but its picks are only as good as the
+user's latest jobs, and jobs scored long after their user moved on pay for it: on SDSC-SP2 its
+whole-sequence error was worse than naive's, the median's better (README, "Choosing the default").
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from pipeline.learning.baselines import ObservedRange, cold_start
+from pipeline.learning.history import History
+from pipeline.learning.job import Job
+from pipeline.learning.regressors import LogLinearRegressor, Sample, anchored, make_sample
+from pipeline.learning.replay import ReservoirBuffer
+from pipeline.learning.strategy import Strategy, StrategyContext
+
+
+@dataclass(slots=True)
+class Inputs:
+    """What the predictors of one job start from: the cold-start value and the anchor (log10), the
+    history features, and the plain and anchored model inputs."""
+
+    fallback: float
+    anchor: float
+    history: dict[str, float]
+    plain: Sample
+    residual: Sample
+
+
+class Consensus(Strategy):
+    """Median of the history anchor, an anchored linear model with replay, and a plain linear model.
+
+    Parameters
+    ----------
+    capacity, k
+        Replay reservoir size and replayed samples per new one for the anchored model.
+
+    Examples
+    --------
+    >>> consensus = Consensus(StrategyContext("runtime_s"))
+    >>> for i in range(300):
+    ...     consensus.learn_one(Job(str(i), "s", i, user="u", requested_walltime_s=600), 60.0)
+    >>> round(consensus.predict_one(Job("x", "s", 300, user="u", requested_walltime_s=600)))
+    60
+    """
+
+    name = "consensus"
+
+    def __init__(self, context: StrategyContext, capacity: int = 5000, k: int = 1):
+        super().__init__(context)
+        self.history = History()
+        self.model = LogLinearRegressor(lr=0.002)
+        self.plain = LogLinearRegressor(lr=0.01)
+        self.buffer: ReservoirBuffer[Sample] = ReservoirBuffer(capacity, seed=context.seed)
+        self.range = ObservedRange()
+        self.k = k
+        self.n_learned = 0
+
+    def _inputs(self, job: Job) -> Inputs:
+        """The inputs of ``job``'s predictors. Pure."""
+        fallback = math.log10(cold_start(job, self.target))
+        anchor = self.history.anchor_or(job, fallback)
+        values, flags = self.history.features(job)
+        plain = make_sample(job)
+        residual = anchored(Sample({**plain.scaled, **values}, {**plain.fixed, **flags}), anchor)
+        return Inputs(fallback, anchor, values, plain, residual)
+
+    def _model(self, inputs: Inputs) -> float:
+        """The anchored model's log10 prediction (the anchor itself before anything was learned)."""
+        return inputs.anchor + self.model.predict(inputs.residual) if self.n_learned else inputs.anchor
+
+    def _plain(self, inputs: Inputs) -> float:
+        """The plain model's log10 prediction (the cold-start value before anything was learned)."""
+        return self.plain.predict(inputs.plain) if self.n_learned else inputs.fallback
+
+    def predict_one(self, job: Job) -> float:
+        inputs = self._inputs(job)
+        middle = sorted((inputs.anchor, self._model(inputs), self._plain(inputs)))[1]
+        return 10.0 ** (self.range.clamp(middle) if self.n_learned else middle)
+
+    def learn_one(self, job: Job, y: float) -> None:
+        self._learn(job, math.log10(y), self._inputs(job))
+
+    def _learn(self, job: Job, log_y: float, inputs: Inputs) -> tuple:
+        """Learn one outcome from inputs built before it was known; return the job's history key."""
+        sample = Sample(inputs.residual.scaled, inputs.residual.fixed, log_y - inputs.anchor)
+        self.model.learn(sample)
+        for old in self.buffer.sample(self.k):
+            self.model.learn(old, fit_scaler=False)
+        self.buffer.add(sample)
+        self.plain.learn(Sample(inputs.plain.scaled, inputs.plain.fixed, log_y))
+        self.range.update(log_y)
+        self.n_learned += 1
+        return self.history.update(job, log_y)
+
+    @property
+    def buffer_size(self) -> int:
+        return len(self.buffer)
