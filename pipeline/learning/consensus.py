@@ -4,8 +4,8 @@
   job with the same request, ...), exact for repeated jobs and far off when a user changes course;
 - the **anchored model**: a linear model of the correction to that anchor from the job's request and
   history features, learned with experience replay so that old regimes are not forgotten;
-- the **plain model**: a linear model of the request alone (naive's model), blind to history and
-  therefore unaffected when a user's recent jobs mislead.
+- the **plain model**: a linear model of the request alone (naive's model, also learned with
+  replay), blind to history and therefore unaffected when a user's recent jobs mislead.
 
 The median of three follows any two that agree and ignores the one that does not, so it keeps the
 history's precision on repeated jobs without its heavy tail on the rest. Picking one predictor per user
@@ -45,7 +45,11 @@ class Consensus(Strategy):
     Parameters
     ----------
     capacity, k
-        Replay reservoir size and replayed samples per new one for the anchored model.
+        Replay reservoir size and replayed jobs per new one.
+    replay_plain
+        Whether the plain model relearns the replayed jobs too (the anchored model always does).
+        Replaying both cut the whole-sequence error on all five development data sets (SDSC-SP2
+        0.554 -> 0.541, SDSC-BLUE 0.486 -> 0.438) at the same prequential errors.
 
     Examples
     --------
@@ -58,14 +62,15 @@ class Consensus(Strategy):
 
     name = "consensus"
 
-    def __init__(self, context: StrategyContext, capacity: int = 5000, k: int = 1):
+    def __init__(self, context: StrategyContext, capacity: int = 5000, k: int = 1, replay_plain: bool = True):
         super().__init__(context)
         self.history = History()
         self.model = LogLinearRegressor(lr=0.002)
         self.plain = LogLinearRegressor(lr=0.01)
-        self.buffer: ReservoirBuffer[Sample] = ReservoirBuffer(capacity, seed=context.seed)
+        # each learned job's anchored and plain inputs, with its outcome
+        self.buffer: ReservoirBuffer[tuple[Sample, Sample]] = ReservoirBuffer(capacity, seed=context.seed)
         self.range = ObservedRange()
-        self.k = k
+        self.k, self.replay_plain = k, replay_plain
         self.n_learned = 0
 
     def _inputs(self, job: Job) -> Inputs:
@@ -96,11 +101,14 @@ class Consensus(Strategy):
     def _learn(self, job: Job, log_y: float, inputs: Inputs) -> tuple:
         """Learn one outcome from inputs built before it was known; return the job's history key."""
         sample = Sample(inputs.residual.scaled, inputs.residual.fixed, log_y - inputs.anchor)
+        plain = Sample(inputs.plain.scaled, inputs.plain.fixed, log_y)
         self.model.learn(sample)
-        for old in self.buffer.sample(self.k):
+        self.plain.learn(plain)
+        for old, old_plain in self.buffer.sample(self.k):
             self.model.learn(old, fit_scaler=False)
-        self.buffer.add(sample)
-        self.plain.learn(Sample(inputs.plain.scaled, inputs.plain.fixed, log_y))
+            if self.replay_plain:
+                self.plain.learn(old_plain, fit_scaler=False)
+        self.buffer.add((sample, plain))
         self.range.update(log_y)
         self.n_learned += 1
         return self.history.update(job, log_y)

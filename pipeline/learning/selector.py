@@ -54,7 +54,7 @@ class Selector(Consensus):
 
     def __init__(self, context: StrategyContext, fade: float = 0.3, capacity: int = 5000, k: int = 1,
                  max_users: int = 50_000, cap: float = 0.3):
-        super().__init__(context, capacity, k)
+        super().__init__(context, capacity, k, replay_plain=False)
         self.fade, self.max_users, self.cap = fade, max_users, cap
         # recent error of each candidate, in CANDIDATES order (raw doubles: tens of thousands of records)
         self.user_errors: OrderedDict[Hashable, array[float]] = OrderedDict()
