@@ -26,8 +26,8 @@ Record = dict[str, Any]
 # The shape of the pickled state's classes: bumped whenever one changes, so that a worker never loads
 # a checkpoint its code would misread (2: History records hold tuples, maps only for users; 3: a
 # signature's runs are a double array; 4: select's error records double arrays, History shares each
-# combination of string features among its signatures; 5: the replay buffer of select and consensus
-# holds pairs of samples).
+# combination of string features among its signatures; 5: the replay buffers of select and consensus
+# hold each job's regime and both models' samples).
 STATE_FORMAT = 5
 RECENT_COMPLETIONS = 10_000  # per system: enough to outlast any reordering between the input topics
 

@@ -85,3 +85,30 @@ def test_consensus_keeps_a_users_repeated_identical_jobs_exact():
     predicted = consensus.predict_one(Job("next", "s", 400.0, user="repeat", requested_walltime_s=900))
     assert abs(math.log10(predicted / 123.0)) < 0.05
 
+
+
+
+def _count_learning(consensus: Consensus) -> dict[str, int]:
+    """Replace both models' learning by a count of the samples each is given."""
+    learned = {"model": 0, "plain": 0}
+    for name in learned:
+        model = getattr(consensus, name)
+        model.learn = lambda sample, fit_scaler=True, name=name: learned.__setitem__(name, learned[name] + 1)
+    return learned
+
+
+def test_consensus_replays_old_jobs_into_both_models():
+    consensus = Consensus(StrategyContext("runtime_s"), k=4)
+    _noisy_population(consensus)
+    learned = _count_learning(consensus)
+    consensus.learn_one(Job("new", "s", 201.0, user="u1", requested_walltime_s=3600), 50.0)
+    assert learned == {"model": 1 + 4, "plain": 1 + 4}
+
+
+def test_consensus_plain_model_replays_only_jobs_learned_since_an_announced_change():
+    consensus = Consensus(StrategyContext("runtime_s"), k=4)
+    _noisy_population(consensus)
+    consensus.on_drift(Alarm("known-change", 200, 200.0, 0.1, 0.1))
+    learned = _count_learning(consensus)
+    consensus.learn_one(Job("new", "s", 201.0, user="u1", requested_walltime_s=3600), 50.0)
+    assert learned == {"model": 1 + 4, "plain": 1}  # the four replayed jobs are all from before the change
