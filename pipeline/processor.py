@@ -127,8 +127,13 @@ class Processor:
             return self._health(event)
         raise InvalidEvent(f"{kind} is an output kind, not an input", "schema", "wrong-kind")
 
-    def predict_many(self, events: Sequence[Mapping[str, Any]], target: str) -> list[float]:
-        """Predictions of ``target`` for job events, without learning or remembering anything."""
+    def predict_many(self, events: Sequence[Mapping[str, Any]], target: str,
+                     health: Sequence[Mapping[str, float] | None] | None = None) -> list[float]:
+        """Predictions of ``target`` for job events, without learning or remembering anything.
+
+        ``health``: per event, the health snapshot its job was submitted under (see :meth:`health`),
+        or ``None`` for the system's current health.
+        """
         by_system: dict[str, list[int]] = {}
         for index, event in enumerate(events):
             validate(event)
@@ -136,10 +141,16 @@ class Processor:
         predicted = [0.0] * len(events)
         for system, indices in by_system.items():
             state = self._system(system)
-            jobs = [Job.from_event(events[i], state.health.snapshot()) for i in indices]
+            current = state.health.snapshot()
+            jobs = [Job.from_event(events[i], current if health is None or health[i] is None else health[i])
+                    for i in indices]
             for i, value in zip(indices, state.targets[target].strategy.predict_many(jobs), strict=True):
                 predicted[i] = value
         return predicted
+
+    def health(self, system: str) -> Mapping[str, float]:
+        """``system``'s current health snapshot, as a job submitted now would be predicted with it."""
+        return self._system(system).health.snapshot()
 
     def _submission(self, event: Mapping[str, Any]) -> list[Record]:
         state = self._system(event["system"])

@@ -80,3 +80,35 @@ def test_held_out_share_is_a_fifth_of_each_task():
     workload = prepare(list(SyntheticCluster(6000, seed=5)), "runtime_s", 4, seed=2)
     for stream, test in zip(workload.n_stream, workload.test_jobs, strict=True):
         assert abs(len(test) / (stream + len(test)) - 0.2) < 0.01
+
+
+class HealthSpy(Last2):
+    """last2 that notes the health each held-out job is scored with."""
+
+    name = "health-spy"
+    scored: ClassVar[dict[str, dict]] = {}
+
+    def predict_many(self, jobs):
+        HealthSpy.scored.update({job.job_id: dict(job.health) for job in jobs})
+        return super().predict_many(jobs)
+
+
+def _filling_file_system(n: int = 200) -> list[dict]:
+    """Jobs every 10 s; the file system is 10% full until t = 1000, then 90%."""
+    events = [{"schema": "node-health/1", "system": "s", "time": t, "component": "scratch",
+               "component_type": "file-system", "status": "ok", "metrics": {"full_pct": full}}
+              for t, full in ((0.0, 10.0), (1000.0, 90.0))]
+    for i in range(n):
+        job = {"job_id": str(i), "system": "s", "user": f"u{i % 5}", "requested_walltime_s": 600.0}
+        events.append({"schema": "job-submission/1", "time": 10.0 * i + 1, **job})
+        events.append({"schema": "job-completion/1", "time": 10.0 * i + 1, "start_time": 10.0 * i + 1,
+                       "end_time": 10.0 * i + 5, "status": "completed", "outcome": {"runtime_s": 4.0}, **job})
+    return sorted(events, key=lambda e: e.get("end_time", e["time"]))
+
+
+def test_held_out_jobs_are_scored_with_the_health_they_were_submitted_under(monkeypatch):
+    monkeypatch.setitem(registry.STRATEGIES, "health-spy", HealthSpy)
+    workload = prepare(_filling_file_system(), "runtime_s", 2, seed=1)
+    run_strategy(workload, "health-spy", seed=1)
+    early = [job_id for _, job_id in workload.held_out if int(job_id) < 100]
+    assert early and all(HealthSpy.scored[j]["health.scratch.full_pct"] == 10.0 for j in early)

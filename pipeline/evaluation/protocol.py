@@ -9,7 +9,7 @@ passes the end of task i, every task's held-out jobs are scored: ``R[i][j]``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +53,7 @@ class StrategyRun:
     predicted: list[float] = field(default_factory=list)
     observed: list[float] = field(default_factory=list)
     drift_events: list[dict[str, Any]] = field(default_factory=list)
+    held_out_health: dict[JobKey, Mapping[str, float]] = field(default_factory=dict)  # at submission
     error_matrix: list[list[float | None]] = field(default_factory=list)
     accuracy_matrix: list[list[float | None]] = field(default_factory=list)
     seconds: float = 0.0
@@ -94,10 +95,13 @@ def prepare(events: Sequence[Event], target: str, task_spec: int | list[float], 
     )
 
 
-def _score(processor: Processor, workload: Workload) -> tuple[list[float | None], list[float | None]]:
+def _score(processor: Processor, workload: Workload, health: dict[JobKey, Mapping[str, float]]
+           ) -> tuple[list[float | None], list[float | None]]:
+    """Each task's held-out error and accuracy now. A job the stream has passed is predicted with the
+    health it was submitted under (it ran then, not now); a job still to come, with today's."""
     errors, accuracies = [], []
     for jobs, observed in zip(workload.test_jobs, workload.test_observed, strict=True):
-        predicted = np.array(processor.predict_many(jobs, workload.target))
+        predicted = np.array(processor.predict_many(jobs, workload.target, [health.get(_key(j)) for j in jobs]))
         errors.append(float(metrics.abs_log10_ratio(predicted, observed).mean()) if len(jobs) else None)
         accuracies.append(metrics.tolerance_accuracy(predicted, observed, workload.edges))
     return errors, accuracies
@@ -115,6 +119,8 @@ def run_strategy(workload: Workload, strategy: str, seed: int,
             advance(since_tick)
             since_tick = 0
         if "job_id" in event and (_key(event) in workload.held_out or _key(event) in workload.excluded):
+            if _key(event) in workload.held_out and event["schema"].startswith("job-submission"):
+                run.held_out_health[_key(event)] = processor.health(event["system"])
             continue
         while boundary < len(workload.tasks) - 1 and event_time(event) >= workload.tasks[boundary].end:
             _record_row(run, processor, workload)
@@ -138,7 +144,7 @@ def run_strategy(workload: Workload, strategy: str, seed: int,
 
 
 def _record_row(run: StrategyRun, processor: Processor, workload: Workload) -> None:
-    errors, accuracies = _score(processor, workload)
+    errors, accuracies = _score(processor, workload, run.held_out_health)
     run.error_matrix.append(errors)
     run.accuracy_matrix.append(accuracies)
 
