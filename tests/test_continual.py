@@ -86,8 +86,6 @@ def test_consensus_keeps_a_users_repeated_identical_jobs_exact():
     assert abs(math.log10(predicted / 123.0)) < 0.05
 
 
-
-
 def _count_learning(consensus: Consensus) -> dict[str, int]:
     """Replace both models' learning by a count of the samples each is given."""
     learned = {"model": 0, "plain": 0}
