@@ -89,6 +89,19 @@ def test_merger_grace_holds_events_until_the_empty_topic_is_silent():
     assert merger.pop_ready(0.6, caught_up=lambda t: True) == ["s"]
 
 
+def test_merger_releases_an_eager_topics_event_past_a_caught_up_frontier_at_once():
+    merger = EventTimeMerger(["ends", "subs"], grace_s=0.5, eager=("subs",))
+    merger.heard("ends", now=0)
+    merger.push("subs", "s", {"schema": "job-submission/1", "time": 5}, now=0)
+    assert merger.pop_ready(0.1, caught_up=lambda t: True) == ["s"]
+
+
+def test_merger_holds_an_eager_topics_event_for_a_topic_that_is_behind():
+    merger = EventTimeMerger(["ends", "subs"], grace_s=0.5, eager=("subs",))
+    merger.push("subs", "s", {"schema": "job-submission/1", "time": 5}, now=0)
+    assert merger.pop_ready(100, caught_up=lambda t: False) == []
+
+
 def messages(path, limit: int) -> list[Message]:
     """A trace as the worker would receive it: each event on its topic, all in partition 0, with offsets."""
     offsets = dict.fromkeys(INPUTS, 0)

@@ -12,7 +12,10 @@ order exactly when it matters: while a backlog is being read.
 "Caught up" is only as fresh as the last fetch, and a producer batching per partition may write an
 event to one topic after a later event to another. ``grace_s`` holds events at that frontier until each
 empty topic has been silent that long (latency for order); when every topic has events queued the
-order is certain and nothing waits.
+order is certain and nothing waits. Events of ``eager`` topics (submissions) pass the frontier at
+once: releasing a submission early can only leave out a straggler from its past (its prediction
+misses one label or health report still in flight), never show it anything from its future, and the
+prediction is what a scheduler waits for.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ class EventTimeMerger:
         How long the oldest queued event may wait for an empty topic whose position is unknown.
     grace_s
         How long an empty, caught-up topic must have been silent before events are released past it.
+    eager
+        Topics whose events are released past a caught-up frontier without the grace.
 
     Examples
     --------
@@ -47,10 +52,11 @@ class EventTimeMerger:
     ['e0', 's1']
     """
 
-    def __init__(self, topics: list[str], max_wait_s: float = 1.0, grace_s: float = 0.0):
+    def __init__(self, topics: list[str], max_wait_s: float = 1.0, grace_s: float = 0.0,
+                 eager: tuple[str, ...] = ()):
         self.queues: dict[str, deque[tuple[tuple, float, Any]]] = {t: deque() for t in topics}
         self.rank = {t: i for i, t in enumerate(topics)}
-        self.max_wait_s, self.grace_s = max_wait_s, grace_s
+        self.max_wait_s, self.grace_s, self.eager = max_wait_s, grace_s, frozenset(eager)
         self.last_heard = dict.fromkeys(topics, float("-inf"))
 
     def __len__(self) -> int:
@@ -80,7 +86,8 @@ class EventTimeMerger:
             empty = [t for t, q in self.queues.items() if not q]
             states = [caught_up(t) for t in empty]
             behind = False in states or (None in states and now - arrived < self.max_wait_s)
-            if behind or any(now - self.last_heard[t] < self.grace_s for t in empty):
+            straggler_possible = any(now - self.last_heard[t] < self.grace_s for t in empty)
+            if behind or (straggler_possible and topic not in self.eager):
                 return released
             self.queues[topic].popleft()
             released.append(item)

@@ -28,6 +28,7 @@ Output = tuple[str, str | None, dict[str, Any]]  # topic (as declared), key, rec
 
 # At equal event times completions come first, then health, then submissions (as in the timeline).
 INPUTS = ("hpc.job-completions", "hpc.node-health", "hpc.job-submissions")
+SUBMISSIONS = "hpc.job-submissions"
 DEAD_LETTERS = "hpc.dead-letters"
 
 
@@ -96,8 +97,8 @@ class ShardedProcessor:
 
     def assign(self, index: int, checkpoints: list[Checkpoint]) -> list[Checkpoint]:
         """Take a shard, restoring the checkpoints that fit this worker; return those refused as incompatible."""
-        shard = Shard(index, EventTimeMerger(self.inputs, self.max_wait_s, self.grace_s), {t: -1 for t in self.inputs},
-                      inflight={t: deque() for t in self.inputs})
+        merger = EventTimeMerger(self.inputs, self.max_wait_s, self.grace_s, eager=(SUBMISSIONS,))
+        shard = Shard(index, merger, {t: -1 for t in self.inputs}, inflight={t: deque() for t in self.inputs})
         usable, refused = [], []
         for cp in checkpoints:
             fits = cp.shard == index and cp.strategy == self.processor.strategy \
