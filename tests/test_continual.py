@@ -67,14 +67,16 @@ def test_select_trusts_a_users_repeated_identical_jobs():
     assert abs(math.log10(predicted / 123.0)) < 0.01
 
 
-def test_consensus_predicts_the_median_of_anchor_and_both_models():
+def test_consensus_predicts_the_anchor_when_it_lies_between_the_models_else_halfway_to_the_nearer():
     consensus = Consensus(StrategyContext("runtime_s"))
     _noisy_population(consensus)
-    for user in ("u3", "u7", "stranger"):
+    for user in ("u3", "u7", "u11", "stranger"):
         job = Job("next", "s", 300.0, user=user, requested_walltime_s=3600)
         inputs = consensus._inputs(job)
-        three = sorted((inputs.anchor, consensus._model(inputs), consensus._plain(inputs)))
-        assert math.log10(consensus.predict_one(job)) == pytest.approx(three[1])
+        low, high = sorted((consensus._model(inputs), consensus._plain(inputs)))
+        nearer = min(max(inputs.anchor, low), high)  # the anchor itself when between them
+        expected = (inputs.anchor + nearer) / 2
+        assert math.log10(consensus.predict_one(job)) == pytest.approx(expected)
 
 
 def test_consensus_keeps_a_users_repeated_identical_jobs_exact():
