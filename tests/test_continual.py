@@ -67,16 +67,37 @@ def test_select_trusts_a_users_repeated_identical_jobs():
     assert abs(math.log10(predicted / 123.0)) < 0.01
 
 
-def test_consensus_predicts_the_anchor_when_it_lies_between_the_models_else_halfway_to_the_nearer():
+def test_consensus_trusting_the_anchor_predicts_it_between_the_models_else_halfway_to_the_nearer():
     consensus = Consensus(StrategyContext("runtime_s"))
     _noisy_population(consensus)
+    consensus.anchor_trust = 0.9
     for user in ("u3", "u7", "u11", "stranger"):
         job = Job("next", "s", 300.0, user=user, requested_walltime_s=3600)
         inputs = consensus._inputs(job)
         low, high = sorted((consensus._model(inputs), consensus._plain(inputs)))
         nearer = min(max(inputs.anchor, low), high)  # the anchor itself when between them
-        expected = (inputs.anchor + nearer) / 2
-        assert math.log10(consensus.predict_one(job)) == pytest.approx(expected)
+        assert math.log10(consensus.predict_one(job)) == pytest.approx((inputs.anchor + nearer) / 2)
+
+
+def test_consensus_not_trusting_the_anchor_predicts_the_median_of_the_three():
+    consensus = Consensus(StrategyContext("runtime_s"))
+    _noisy_population(consensus)
+    consensus.anchor_trust = 0.1
+    for user in ("u3", "u7", "u11", "stranger"):
+        job = Job("next", "s", 300.0, user=user, requested_walltime_s=3600)
+        inputs = consensus._inputs(job)
+        three = sorted((inputs.anchor, consensus._model(inputs), consensus._plain(inputs)))
+        assert math.log10(consensus.predict_one(job)) == pytest.approx(three[1])
+
+
+def test_consensus_learns_to_trust_an_anchor_that_repeated_jobs_make_exact():
+    consensus = Consensus(StrategyContext("runtime_s"))
+    _noisy_population(consensus)
+    for i in range(300):  # twenty users, each repeating one job of their own length
+        user = i % 20
+        consensus.learn_one(Job(f"r{i}", "s", 300.0 + i, user=f"r{user}", requested_walltime_s=3600),
+                            10.0 ** (1 + user / 10))
+    assert consensus.anchor_trust > 0.5
 
 
 def test_consensus_keeps_a_users_repeated_identical_jobs_exact():
