@@ -67,27 +67,31 @@ def test_select_trusts_a_users_repeated_identical_jobs():
     assert abs(math.log10(predicted / 123.0)) < 0.01
 
 
-def test_consensus_trusting_the_anchor_predicts_it_between_the_models_else_halfway_to_the_nearer():
+def _votes(anchor_trust: float) -> list[tuple[float, float, float, float]]:
+    """(prediction, anchor, model, plain), all log10, for a few jobs of a consensus trusting the
+    anchor that much."""
     consensus = Consensus(StrategyContext("runtime_s"))
     _noisy_population(consensus)
-    consensus.anchor_trust = 0.9
+    consensus.anchor_trust = anchor_trust
+    votes = []
     for user in ("u3", "u7", "u11", "stranger"):
         job = Job("next", "s", 300.0, user=user, requested_walltime_s=3600)
         inputs = consensus._inputs(job)
-        low, high = sorted((consensus._model(inputs), consensus._plain(inputs)))
-        nearer = min(max(inputs.anchor, low), high)  # the anchor itself when between them
-        assert math.log10(consensus.predict_one(job)) == pytest.approx((inputs.anchor + nearer) / 2)
+        votes.append((math.log10(consensus.predict_one(job)), inputs.anchor, consensus._model(inputs),
+                      consensus._plain(inputs)))
+    return votes
+
+
+def test_consensus_trusting_the_anchor_predicts_it_between_the_models_else_halfway_to_the_nearer():
+    for predicted, anchor, model, plain in _votes(anchor_trust=0.9):
+        low, high = sorted((model, plain))
+        nearer = min(max(anchor, low), high)  # the anchor itself when between them
+        assert predicted == pytest.approx((anchor + nearer) / 2)
 
 
 def test_consensus_not_trusting_the_anchor_predicts_the_median_of_the_three():
-    consensus = Consensus(StrategyContext("runtime_s"))
-    _noisy_population(consensus)
-    consensus.anchor_trust = 0.1
-    for user in ("u3", "u7", "u11", "stranger"):
-        job = Job("next", "s", 300.0, user=user, requested_walltime_s=3600)
-        inputs = consensus._inputs(job)
-        three = sorted((inputs.anchor, consensus._model(inputs), consensus._plain(inputs)))
-        assert math.log10(consensus.predict_one(job)) == pytest.approx(three[1])
+    for predicted, anchor, model, plain in _votes(anchor_trust=0.1):
+        assert predicted == pytest.approx(sorted((anchor, model, plain))[1])
 
 
 def test_consensus_learns_to_trust_an_anchor_that_repeated_jobs_make_exact():
