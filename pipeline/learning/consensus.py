@@ -44,8 +44,8 @@ class Inputs:
     residual: Sample
 
 
-class Consensus(Strategy):
-    """Weighted median of the history anchor (twice), an anchored linear model and a plain one.
+class Predictors(Strategy):
+    """The three predictors and how they learn, shared by ``consensus`` and ``select``.
 
     Parameters
     ----------
@@ -56,33 +56,19 @@ class Consensus(Strategy):
         only those learned since the last announced change (see :meth:`on_drift`).
         Replaying both cut the whole-sequence error on all five development data sets (SDSC-SP2
         0.554 -> 0.541, SDSC-BLUE 0.486 -> 0.438) at the same prequential errors.
-    trust_fade
-        Weight of the newest job in :attr:`anchor_trust`, the exponentially weighted share of recent
-        jobs (where the two votes differ) on which counting the anchor twice came closer.
-
-    Examples
-    --------
-    >>> consensus = Consensus(StrategyContext("runtime_s"))
-    >>> for i in range(300):
-    ...     consensus.learn_one(Job(str(i), "s", i, user="u", requested_walltime_s=600), 60.0)
-    >>> round(consensus.predict_one(Job("x", "s", 300, user="u", requested_walltime_s=600)))
-    60
     """
 
-    name = "consensus"
-
-    def __init__(self, context: StrategyContext, capacity: int = 5000, k: int = 1, replay_plain: bool = True,
-                 trust_fade: float = 0.01):
+    def __init__(self, context: StrategyContext, capacity: int = 5000, k: int = 1, replay_plain: bool = True):
         super().__init__(context)
         self.history = History()
         self.model = LogLinearRegressor(lr=0.002)
         self.plain = LogLinearRegressor(lr=0.01)
-        # each learned job's regime (announced changes so far), anchored and plain inputs, and outcome
-        self.buffer: ReservoirBuffer[tuple[int, Sample, Sample]] = ReservoirBuffer(capacity, seed=context.seed)
+        # each learned job's regime (announced changes so far), anchored inputs and, if it will be
+        # replayed, plain inputs, with the outcome
+        self.buffer: ReservoirBuffer[tuple[int, Sample, Sample | None]] = ReservoirBuffer(capacity,
+                                                                                          seed=context.seed)
         self.range = ObservedRange()
         self.k, self.replay_plain = k, replay_plain
-        self.trust_fade = trust_fade
-        self.anchor_trust = 0.5  # how often lately the anchor's second vote was the closer prediction
         self.announced = 0
         self.n_learned = 0
 
@@ -103,6 +89,61 @@ class Consensus(Strategy):
         """The plain model's log10 prediction (the cold-start value before anything was learned)."""
         return self.plain.predict(inputs.plain) if self.n_learned else inputs.fallback
 
+    def _learn(self, job: Job, log_y: float, inputs: Inputs) -> tuple:
+        """Learn one outcome from inputs built before it was known; return the job's history key."""
+        sample = Sample(inputs.residual.scaled, inputs.residual.fixed, log_y - inputs.anchor)
+        plain = Sample(inputs.plain.scaled, inputs.plain.fixed, log_y)
+        self.model.learn(sample)
+        self.plain.learn(plain)
+        for regime, old, old_plain in self.buffer.sample(self.k):
+            self.model.learn(old, fit_scaler=False)
+            if self.replay_plain and regime == self.announced:
+                self.plain.learn(old_plain, fit_scaler=False)
+        self.buffer.add((self.announced, sample, plain if self.replay_plain else None))
+        self.range.update(log_y)
+        self.n_learned += 1
+        return self.history.update(job, log_y)
+
+    def on_drift(self, alarm: Alarm) -> None:
+        """After an announced change the plain model replays only jobs learned since: it has no
+        history to tell the regimes apart, and replaying the old one held it there (a halved I/O
+        rate on the synthetic cluster took 6,073 jobs to recover from; 526 with this rule)."""
+        if alarm.detector == "known-change":
+            self.announced += 1
+
+    @property
+    def buffer_size(self) -> int:
+        return len(self.buffer)
+
+
+class Consensus(Predictors):
+    """Weighted median of the history anchor (twice), an anchored linear model and a plain one.
+
+    Parameters
+    ----------
+    capacity, k, replay_plain
+        As for :class:`Predictors`.
+    trust_fade
+        Weight of the newest job in :attr:`anchor_trust`, the exponentially weighted share of recent
+        jobs (where the two votes differ) on which counting the anchor twice came closer.
+
+    Examples
+    --------
+    >>> consensus = Consensus(StrategyContext("runtime_s"))
+    >>> for i in range(300):
+    ...     consensus.learn_one(Job(str(i), "s", i, user="u", requested_walltime_s=600), 60.0)
+    >>> round(consensus.predict_one(Job("x", "s", 300, user="u", requested_walltime_s=600)))
+    60
+    """
+
+    name = "consensus"
+
+    def __init__(self, context: StrategyContext, capacity: int = 5000, k: int = 1, replay_plain: bool = True,
+                 trust_fade: float = 0.01):
+        super().__init__(context, capacity, k, replay_plain)
+        self.trust_fade = trust_fade
+        self.anchor_trust = 0.5  # how often lately the anchor's second vote was the closer prediction
+
     def _votes(self, inputs: Inputs) -> tuple[float, float]:
         """The median of the three predictors (log10), and the vote with the anchor counted twice: the
         anchor when it lies between the two models, else halfway from it to the nearer one."""
@@ -121,29 +162,3 @@ class Consensus(Strategy):
         if once != twice:
             self.anchor_trust += self.trust_fade * ((twice < once) - self.anchor_trust)
         self._learn(job, log_y, inputs)
-
-    def _learn(self, job: Job, log_y: float, inputs: Inputs) -> tuple:
-        """Learn one outcome from inputs built before it was known; return the job's history key."""
-        sample = Sample(inputs.residual.scaled, inputs.residual.fixed, log_y - inputs.anchor)
-        plain = Sample(inputs.plain.scaled, inputs.plain.fixed, log_y)
-        self.model.learn(sample)
-        self.plain.learn(plain)
-        for regime, old, old_plain in self.buffer.sample(self.k):
-            self.model.learn(old, fit_scaler=False)
-            if self.replay_plain and regime == self.announced:
-                self.plain.learn(old_plain, fit_scaler=False)
-        self.buffer.add((self.announced, sample, plain))
-        self.range.update(log_y)
-        self.n_learned += 1
-        return self.history.update(job, log_y)
-
-    def on_drift(self, alarm: Alarm) -> None:
-        """After an announced change the plain model replays only jobs learned since: it has no
-        history to tell the regimes apart, and replaying the old one held it there (a halved I/O
-        rate on the synthetic cluster took 6,073 jobs to recover from; 526 with this rule)."""
-        if alarm.detector == "known-change":
-            self.announced += 1
-
-    @property
-    def buffer_size(self) -> int:
-        return len(self.buffer)

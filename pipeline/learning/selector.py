@@ -16,19 +16,19 @@ from array import array
 from collections import OrderedDict
 from collections.abc import Hashable
 
-from pipeline.learning.consensus import Consensus, Inputs
+from pipeline.learning.consensus import Inputs, Predictors
 from pipeline.learning.job import Job
 from pipeline.learning.strategy import StrategyContext
 
 CANDIDATES = ("anchor", "same_app", "mean2", "model", "plain")
 
 
-class Selector(Consensus):
+class Selector(Predictors):
     """Per-user choice among history heuristics and two online linear models, by recent error.
 
-    The candidates are :class:`~pipeline.learning.consensus.Consensus`'s three predictors and two
-    more history heuristics (the user's last outcome with the same application, the mean of the
-    user's last two).
+    The candidates are the three predictors of :class:`~pipeline.learning.consensus.Predictors`
+    (anchor, anchored model, plain model) and two more history heuristics (the user's last outcome
+    with the same application, the mean of the user's last two).
 
     Parameters
     ----------

@@ -27,8 +27,8 @@ from pipeline.service.merge import EventTimeMerger
 Output = tuple[str, str | None, dict[str, Any]]  # topic (as declared), key, record
 
 # At equal event times completions come first, then health, then submissions (as in the timeline).
-INPUTS = ("hpc.job-completions", "hpc.node-health", "hpc.job-submissions")
 SUBMISSIONS = "hpc.job-submissions"
+INPUTS = ("hpc.job-completions", "hpc.node-health", SUBMISSIONS)
 DEAD_LETTERS = "hpc.dead-letters"
 
 
