@@ -62,15 +62,29 @@ class KafkaSettings:
         """faust's ``broker_credentials`` for these settings (None for plaintext)."""
         import faust
 
-        context = None
-        if self.security_protocol.endswith("SSL"):
-            context = ssl.create_default_context(cafile=self.ssl_cafile)
-            if self.ssl_certfile:
-                context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile)
+        context = self.ssl_context()
         if self.security_protocol.startswith("SASL"):
             return faust.SASLCredentials(username=self.sasl_username, password=self.sasl_password,
                                          mechanism=self.sasl_mechanism, ssl_context=context)
         return faust.SSLCredentials(context) if context is not None else None
+
+    def aiokafka(self) -> dict[str, Any]:
+        """Keyword arguments for aiokafka's consumer (the worker's input path)."""
+        kwargs: dict[str, Any] = {"bootstrap_servers": self.bootstrap.split(","),
+                                  "security_protocol": self.security_protocol, "ssl_context": self.ssl_context()}
+        if self.security_protocol.startswith("SASL"):
+            kwargs.update(sasl_mechanism=self.sasl_mechanism, sasl_plain_username=self.sasl_username,
+                          sasl_plain_password=self.sasl_password)
+        return kwargs
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context of the asyncio clients (None without TLS)."""
+        if not self.security_protocol.endswith("SSL"):
+            return None
+        context = ssl.create_default_context(cafile=self.ssl_cafile)
+        if self.ssl_certfile:
+            context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile)
+        return context
 
 
 def add_kafka_arguments(parser: argparse.ArgumentParser) -> None:
@@ -106,8 +120,7 @@ class WorkerConfig:
     checkpoint_every_s: float = 60.0
     metrics_port: int = 9108
     metrics_address: str = "0.0.0.0"
-    batch_size: int = 1000
-    batch_wait_s: float = 0.002
+    batch_size: int = 1000  # most input messages taken in per fetch
     max_wait_s: float = 1.0
     order_grace_s: float = 0.01
     max_message_bytes: int = 256 * 1024
