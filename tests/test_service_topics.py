@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions
-from kafka_support import perfstream
+from kafka_support import WorkerProcess, perfstream
 
 from pipeline.schemas import topics
 from pipeline.service.admin import check_topics
@@ -50,3 +50,15 @@ def test_check_reports_missing_topics(bootstrap):
 
     assert result.returncode == 2
     assert "never-created.hpc.job-submissions: existence is missing" in result.stdout
+
+
+def test_worker_stops_on_input_topics_that_are_not_co_partitioned(kafka, tmp_path):
+    admin = KafkaAdminClient(**kafka.kafka_python())
+    admin.create_partitions({kafka.topic("hpc.node-health"): NewPartitions(total_count=8)})
+    admin.close()
+    worker = WorkerProcess(kafka, "split").start(tmp_path)
+
+    status = worker.process.wait(120)
+
+    assert status != 0
+    assert "not co-partitioned" in worker.log.read_text()

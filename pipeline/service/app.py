@@ -229,6 +229,11 @@ def create_app(config: WorkerConfig) -> faust.App:
         A kept partition may be delivered again from its committed offset or not at all: the shard's
         accepted offsets make either safe, so nothing is dropped or learned twice.
         """
+        by_topic = {declared[topic]: sorted(tp.partition for tp in assigned if tp.topic == topic) for topic in declared}
+        if len({tuple(partitions) for partitions in by_topic.values()}) > 1:  # a system's events would be split
+            await app.crash(RuntimeError(f"the input topics are not co-partitioned (assigned {by_topic}): give them "
+                                         "the same partition count (perfstream topics check)"))
+            return
         shards = {tp.partition for tp in assigned if tp.topic in declared}
         for shard in set(state.shards) - shards:
             state.revoke(shard)
