@@ -178,15 +178,17 @@ def _detection(report: dict, runs: dict, workload, truth: list) -> str:
     from pipeline.evaluation.detection import detection
     from pipeline.evaluation.metrics import abs_log10_ratio
 
-    lines = [f"scripted changes of {workload.target} (jobs of the system until the first alarm / until the error "
-             "of the next 200 completions is within 10% of before; false alarms per 100k jobs):"]
+    lines = [f"scripted changes of {workload.target} (jobs of the system until the first alarm / until the first "
+             "and the last of the first 200 completions whose mean error is within 10% of before; false alarms "
+             "per 100k jobs):"]
     for name, summary in report["strategies"].items():
         run = runs[name]
         errors = abs_log10_ratio(run.predicted, run.observed)
         completions = list(zip(run.completion_times, run.completion_systems, errors, strict=True))
         found = summary["detection"] = detection(truth, run.drift_events, workload.events, workload.target,
                                                  completions=completions)
-        flagged = ", ".join(f"{_or_dash(c['delay_jobs'])}/{_or_dash(c['recovery_jobs'])}" for c in found["changes"])
+        flagged = ", ".join(f"{_or_dash(c['delay_jobs'])}/{_or_dash(c['recovered_from_jobs'])}-"
+                            f"{_or_dash(c['recovery_jobs'])}" for c in found["changes"])
         detectors = ", ".join(f"{n} {d}" for d, n in sorted(found["false_alarms_by_detector"].items()))
         lines.append(f"  {name:12} {flagged}; false alarms {found['false_alarms_per_100k_jobs']:.1f}"
                      + (f" ({detectors})" if detectors else ""))

@@ -137,3 +137,11 @@ def test_consensus_plain_model_replays_only_jobs_learned_since_an_announced_chan
     learned = _count_learning(consensus)
     consensus.learn_one(Job("new", "s", 201.0, user="u1", requested_walltime_s=3600), 50.0)
     assert learned == {"model": 1 + 4, "plain": 1}  # the four replayed jobs are all from before the change
+
+
+def test_consensus_retires_its_history_on_an_announced_change():
+    consensus = Consensus(StrategyContext("runtime_s"))
+    _noisy_population(consensus)
+    remembered = len(consensus.history.signatures)
+    consensus.on_drift(Alarm("known-change", 200, 200.0, 0.1, 0.1))
+    assert consensus.history.signatures == {} and len(consensus.history.retired) == remembered > 0

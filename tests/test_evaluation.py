@@ -105,6 +105,7 @@ def test_recovery_is_when_the_error_after_a_change_is_back_within_ten_percent():
     # error 0.1 before the change, 0.5 for 300 jobs after it, then 0.1 again
     completions = [(t + 0.5, "a", 0.5 if 1000 <= t < 1300 else 0.1) for t in range(3000)]
     report = detection(truth, [], subs, "runtime_s", completions=completions, recovery_window=100)
-    # the last 100 completions may hold 2 bad ones (0.108 <= 1.1 x 0.1): from job 1397 on
+    # 100 completions may hold 2 bad ones (0.108 <= 1.1 x 0.1): those from job 1298 to 1397
+    assert report["changes"][0]["recovered_from_jobs"] == 298
     assert report["changes"][0]["recovery_jobs"] == 397
     assert report["changes"][0]["regime_returns"] is False

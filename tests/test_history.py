@@ -51,3 +51,48 @@ def test_memory_is_bounded_in_users_and_requests():
         history.update(job(user="u99", request=float(i + 1)), 1.0)
     assert len(history.users) == 10 and len(history.apps) == 10
     assert len(history.users["u99"].by_request) == 3
+
+
+def placed(user, group):
+    return Job("j", "s", 0.0, user=user, app="a", requested_walltime_s=3600.0, features={"node_group": group})
+
+
+def test_after_a_change_retired_runs_are_shifted_by_how_far_they_were_off_on_the_same_placement():
+    history = History(shift_alpha=1.0)
+    for user in ("u1", "u2", "u3"):
+        history.update(placed(user, "g1"), 3.0)
+        history.update(placed(user, "g2"), 3.0)
+    history.on_change()
+    history.update(placed("u1", "g1"), 2.5)  # g1 got faster: its retired runs are 0.5 too slow
+    assert history.signature_median(placed("u2", "g1")) == 2.5
+    assert history.signature_median(placed("u2", "g2")) == 3.0  # nothing seen on g2 yet: unshifted
+
+
+def test_a_signature_that_ran_since_the_change_uses_only_its_new_runs():
+    history = History()
+    history.update(placed("u1", "g1"), 3.0)
+    history.on_change()
+    history.update(placed("u1", "g1"), 2.0)
+    assert history.signature_median(placed("u1", "g1")) == 2.0
+
+
+def test_retired_and_current_signatures_together_stay_within_max_keys():
+    history = History(max_keys=10)
+    for change in range(3):
+        for i in range(8):
+            history.update(placed(f"u{change}-{i}", "g1"), 1.0)
+        history.on_change()
+    history.update(placed("new", "g1"), 1.0)
+    assert len(history.signatures) + len(history.retired) <= 10
+
+
+def test_after_a_rollback_runs_from_before_the_patch_are_not_shifted_like_runs_from_under_it():
+    history = History(shift_alpha=1.0)
+    history.update(placed("before", "g1"), 3.0)  # last ran before the patch
+    history.on_change()  # the patch slows every job
+    history.update(placed("under1", "g1"), 3.5)
+    history.update(placed("under2", "g1"), 3.5)
+    history.on_change()  # the rollback
+    history.update(placed("under1", "g1"), 3.0)  # runs from under the patch are now 0.5 too slow
+    assert history.signature_median(placed("under2", "g1")) == 3.0
+    assert history.signature_median(placed("before", "g1")) == 3.0

@@ -3,9 +3,11 @@
 A change counts as flagged by the first drift event on its system and target at or after it, of
 any kind (an announced change is flagged by its own announcement); the delay is the number of the
 system's jobs submitted in between. Detected alarms farther than ``window_jobs`` after every change
-of their system and target are false alarms (announcements never are). Recovery: the system's jobs
-from the change until the mean error of its last ``recovery_window`` completions after the change is
-back within 10% of the mean of its last 1,000 before it.
+of their system and target are false alarms (announcements never are). Recovery: the first
+``recovery_window`` consecutive completions after the change whose mean error is back within 10% of
+the mean of the system's last 1,000 before it; reported as the system's jobs from the change to the
+first of them (``recovered_from_jobs``: a learner that is right at once scores 0) and to the last
+(``recovery_jobs``: when a trailing window first shows it; never less than about the window).
 """
 
 from __future__ import annotations
@@ -46,11 +48,13 @@ def detection(truth: Sequence[Mapping[str, Any]], alarms: Sequence[Mapping[str, 
                        if (a["system"], a["target"]) == (change["system"], target) and a["time"] >= change["time"])
         delay = jobs_between(change["system"], change["time"], after[0][0]) if after else None
         explained |= {i for t, i in after if jobs_between(change["system"], change["time"], t) <= window_jobs}
-        recovered_at = _recovery(change, completions, recovery_window)
+        recovered = _recovery(change, completions, recovery_window)
         changes.append({"system": change["system"], "description": change.get("description", ""),
                         "delay_jobs": delay, "detector": alarms[after[0][1]]["detector"] if after else None,
-                        "recovery_jobs": None if recovered_at is None
-                        else jobs_between(change["system"], change["time"], recovered_at),
+                        "recovered_from_jobs": None if recovered is None
+                        else jobs_between(change["system"], change["time"], recovered[0]),
+                        "recovery_jobs": None if recovered is None
+                        else jobs_between(change["system"], change["time"], recovered[1]),
                         "regime_returns": any(c.get("component") == change.get("component") for c in relevant[:number])
                         and change.get("factor") == 1.0})
     false = [a for i, a in enumerate(alarms)
@@ -64,8 +68,9 @@ def detection(truth: Sequence[Mapping[str, Any]], alarms: Sequence[Mapping[str, 
 
 
 def _recovery(change: Mapping[str, Any], completions: Sequence[tuple[float, str, float]],
-              window: int) -> float | None:
-    """When the system's error after ``change`` is back within 10% of its level before (None: never)."""
+              window: int) -> tuple[float, float] | None:
+    """The times of the first and last of the first ``window`` completions after ``change`` whose mean
+    error is back within 10% of the level before (None: never)."""
     mine = [(t, e) for t, system, e in completions if system == change["system"]]
     before = [e for t, e in mine if t < change["time"]][-1000:]
     after = [(t, e) for t, e in mine if t >= change["time"]]
@@ -74,7 +79,7 @@ def _recovery(change: Mapping[str, Any], completions: Sequence[tuple[float, str,
     level, total = sum(before) / len(before), sum(e for _, e in after[:window])
     for i in range(window, len(after) + 1):
         if total / window <= 1.1 * level:
-            return after[i - 1][0]
+            return after[i - window][0], after[i - 1][0]
         if i < len(after):
             total += after[i][1] - after[i - window][1]
     return None

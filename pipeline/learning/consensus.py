@@ -107,9 +107,11 @@ class Predictors(Strategy):
     def on_drift(self, alarm: Alarm) -> None:
         """After an announced change the plain model replays only jobs learned since: it has no
         history to tell the regimes apart, and replaying the old one held it there (a halved I/O
-        rate on the synthetic cluster took 6,073 jobs to recover from; 526 with this rule)."""
+        rate on the synthetic cluster took 6,073 jobs to recover from; 526 with this rule). The
+        history retires its signature runs (:meth:`History.on_change`)."""
         if alarm.detector == "known-change":
             self.announced += 1
+            self.history.on_change()
 
     @property
     def buffer_size(self) -> int:

@@ -44,6 +44,10 @@ class History:
         Users (and applications) remembered; the least recently seen are forgotten beyond this.
     requests_per_user
         Distinct requested walltimes (and applications) remembered per user.
+    signature_runs
+        Runs remembered per job signature.
+    shift_alpha
+        Weight of the newest outcome in the shift of retired signature runs (see :meth:`on_change`).
 
     Examples
     --------
@@ -56,7 +60,7 @@ class History:
     """
 
     def __init__(self, alpha: float = 0.3, max_keys: int = 50_000, requests_per_user: int = 16,
-                 signature_runs: int = 11):
+                 signature_runs: int = 11, shift_alpha: float = 0.1):
         self.alpha, self.max_keys, self.requests_per_user = alpha, max_keys, requests_per_user
         self.users: OrderedDict[str | None, _Record] = OrderedDict()
         self.apps: OrderedDict[str | None, _Record] = OrderedDict()
@@ -64,6 +68,13 @@ class History:
         self.signatures: OrderedDict[tuple, array[float]] = OrderedDict()
         self.signature_runs = signature_runs
         self.placements: dict[tuple, tuple] = {}
+        # runs of signatures not seen since the last announced change, with the regime (changes
+        # before them) they ran in; and per such regime and placement (the signature's string
+        # features: where the job runs) how far their medians have been off since the change
+        self.retired: OrderedDict[tuple, tuple[int, array[float]]] = OrderedDict()
+        self.shifts: dict[tuple[int, tuple], float] = {}
+        self.shift_alpha = shift_alpha
+        self.regime = 0
 
     def signature(self, job: Job) -> tuple:
         """What makes two jobs "the same job": who, what, how big, how long requested, and where. Pure."""
@@ -79,13 +90,40 @@ class History:
         return *who, self.placements.setdefault(strings, strings)
 
     def signature_median(self, job: Job) -> float | None:
-        """Median log10 outcome of the last runs of the same job signature, if any. Pure."""
-        runs = self.signatures.get(self.signature(job))
-        if not runs:
+        """Median log10 outcome of the last runs of the same job signature, if any. Pure.
+
+        Runs from before the last announced change count only when the signature has not run since,
+        and then shifted by how far runs of their regime have been off since the change on the job's
+        placement.
+        """
+        key = self.signature(job)
+        runs = self.signatures.get(key)
+        if runs:
+            return _median(runs)
+        if key not in self.retired:
             return None
-        ordered = sorted(runs)
-        middle = len(ordered) // 2
-        return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+        regime, runs = self.retired[key]
+        return _median(runs) + self.shifts.get((regime, key[-1]), 0.0)
+
+    def on_change(self) -> None:
+        """An announced change (hardware replaced, software patched or rolled back): retire every
+        signature's runs. The first runs after a change then say how far retired runs of each regime
+        are off on each placement, and every retired signature is predicted with that shift until it
+        runs again. Runs keep their regime: after a rollback, runs from before the patch need no
+        shift and runs from under it do.
+
+        Without it a history's anchors stayed in the old regime for up to ``signature_runs`` runs of
+        every signature: on the synthetic cluster's I/O rollback the default took 717 jobs to be back
+        within 10% of its error before the change, naive 258.
+        """
+        for key, runs in self.signatures.items():
+            self.retired[key] = self.regime, runs
+            self.retired.move_to_end(key)
+        self.signatures.clear()
+        self.shifts.clear()
+        self.regime += 1
+        while len(self.retired) > self.max_keys:
+            self.retired.popitem(last=False)
 
     def features(self, job: Job) -> tuple[dict[str, float], dict[str, float]]:
         """History values (log10 outcomes) and missing-value flags for ``job``. Pure."""
@@ -146,9 +184,13 @@ class History:
         key = self._stored_key(job)
         runs = self.signatures.get(key)
         if runs is None:
+            if key in self.retired:
+                regime, retired = self.retired.pop(key)
+                shift = self.shifts.get((regime, key[-1]), 0.0)
+                self.shifts[regime, key[-1]] = shift + self.shift_alpha * (log_y - _median(retired) - shift)
             runs = self.signatures[key] = array("d")
-            if len(self.signatures) > self.max_keys:
-                self.signatures.popitem(last=False)
+            if len(self.signatures) + len(self.retired) > self.max_keys:
+                (self.retired or self.signatures).popitem(last=False)
         self.signatures.move_to_end(key)
         runs.append(log_y)
         if len(runs) > self.signature_runs:
@@ -191,6 +233,12 @@ class History:
 
     def _mix(self, old: float, new: float) -> float:
         return (1 - self.alpha) * old + self.alpha * new
+
+
+def _median(values: array[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def _same_request(user: _Record, job: Job) -> float | None:
