@@ -9,6 +9,7 @@ from pipeline.learning.continual import DriftReset, Replay
 from pipeline.learning.drift import Alarm
 from pipeline.learning.job import Job
 from pipeline.learning.selector import Selector
+from pipeline.learning.settling import Settling
 from pipeline.learning.strategy import StrategyContext
 
 
@@ -145,3 +146,25 @@ def test_consensus_retires_its_history_on_an_announced_change():
     remembered = len(consensus.history.signatures)
     consensus.on_drift(Alarm("known-change", 200, 200.0, 0.1, 0.1))
     assert consensus.history.signatures == {} and len(consensus.history.retired) == remembered > 0
+
+
+def test_consensus_corrects_its_predictions_on_a_placement_while_its_models_settle_after_a_change():
+    consensus = Consensus(StrategyContext("runtime_s"))
+    _noisy_population(consensus)
+    consensus.on_drift(Alarm("known-change", 200, 200.0, 0.1, 0.1))
+    job = Job("x", "s", 201.0, user="u1", requested_walltime_s=3600)
+    before = consensus.predict_one(job)
+    consensus.settling.update(consensus.history.signature(job)[-1], 0.3)  # as if 2x slower lately
+    assert consensus.predict_one(job) > before
+
+
+def test_settling_fades_out_and_leaves_predictions_alone_between_changes():
+    settling = Settling(jobs=3, alpha=1.0, fade=2)
+    assert settling.offset(("g1",)) == 0.0  # no change announced yet
+    settling.start()
+    settling.update(("g1",), 0.4)
+    assert settling.offset(("g1",)) == 0.4
+    settling.update(("g1",), 0.4)
+    assert settling.offset(("g1",)) == 0.2  # the last of its jobs: half strength
+    settling.update(("g1",), 0.4)
+    assert not settling.active and settling.offset(("g1",)) == 0.0

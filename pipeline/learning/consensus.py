@@ -29,6 +29,7 @@ from pipeline.learning.history import History
 from pipeline.learning.job import Job
 from pipeline.learning.regressors import LogLinearRegressor, Sample, anchored, make_sample
 from pipeline.learning.replay import ReservoirBuffer
+from pipeline.learning.settling import Settling
 from pipeline.learning.strategy import Strategy, StrategyContext
 
 
@@ -129,6 +130,9 @@ class Consensus(Predictors):
         Weight of the newest job in :attr:`anchor_trust`, the exponentially weighted share of recent
         jobs (where the two votes differ) on which counting the anchor twice came closer.
 
+    After an announced change the vote is corrected per placement while the models settle (see
+    :class:`~pipeline.learning.settling.Settling`).
+
     Examples
     --------
     >>> consensus = Consensus(StrategyContext("runtime_s"))
@@ -145,6 +149,7 @@ class Consensus(Predictors):
         super().__init__(context, capacity, k, replay_plain)
         self.trust_fade = trust_fade
         self.anchor_trust = 0.5  # how often lately the anchor's second vote was the closer prediction
+        self.settling = Settling()
 
     def _votes(self, inputs: Inputs) -> tuple[float, float]:
         """The median of the three predictors (log10), and the vote with the anchor counted twice: the
@@ -153,14 +158,28 @@ class Consensus(Predictors):
         twice = sorted((inputs.anchor, inputs.anchor, model, plain))
         return sorted((inputs.anchor, model, plain))[1], (twice[1] + twice[2]) / 2
 
+    def _vote(self, inputs: Inputs) -> tuple[float, float, float]:
+        """The vote that applies (log10, before any settling correction), and both votes."""
+        once, twice = self._votes(inputs)
+        return twice if self.anchor_trust > 0.5 else once, once, twice
+
     def predict_one(self, job: Job) -> float:
-        once, twice = self._votes(self._inputs(job))
-        middle = twice if self.anchor_trust > 0.5 else once
+        middle = self._vote(self._inputs(job))[0]
+        if self.settling.active:
+            middle += self.settling.offset(self.history.signature(job)[-1])
         return 10.0 ** (self.range.clamp(middle) if self.n_learned else middle)
 
     def learn_one(self, job: Job, y: float) -> None:
         log_y, inputs = math.log10(y), self._inputs(job)
-        once, twice = (abs(vote - log_y) for vote in self._votes(inputs))
+        vote, once, twice = self._vote(inputs)
+        if self.settling.active:
+            self.settling.update(self.history.signature(job)[-1], log_y - vote)
+        once, twice = abs(once - log_y), abs(twice - log_y)
         if once != twice:
             self.anchor_trust += self.trust_fade * ((twice < once) - self.anchor_trust)
         self._learn(job, log_y, inputs)
+
+    def on_drift(self, alarm: Alarm) -> None:
+        super().on_drift(alarm)
+        if alarm.detector == "known-change":
+            self.settling.start()
