@@ -6,9 +6,9 @@ message) costs ~150 us per event, more than the learning. Offsets are committed 
 covers them, so Kafka's committed offsets never run ahead of the saved state. faust runs the rest:
 the producer, the timers, the worker's lifecycle and signals.
 
-Decoding, dead letters, de-duplication and event-time merging live
-in :class:`~pipeline.service.shards.ShardedProcessor`; learning lives in the Processor; this file only
-wires them to Kafka, Prometheus and the rebalance protocol.
+Decoding, dead letters, de-duplication and event-time merging live in
+:class:`~pipeline.service.shards.ShardedProcessor`; learning lives in the Processor; this file only wires
+them to Kafka, Prometheus and the rebalance protocol.
 """
 
 from __future__ import annotations
