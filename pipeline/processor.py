@@ -28,7 +28,8 @@ Record = dict[str, Any]
 # signature's runs are a double array; 4: select's error records double arrays, History shares each
 # combination of string features among its signatures; 5: the replay buffers of select and consensus
 # hold each job's regime and both models' samples; 6: History keeps retired signature runs and their
-# shifts after announced changes, consensus its settling correction).
+# shifts after announced changes, signatures carry the health status of where a job runs,
+# consensus keeps its settling correction).
 STATE_FORMAT = 6
 RECENT_COMPLETIONS = 10_000  # per system: enough to outlast any reordering between the input topics
 

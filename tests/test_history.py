@@ -96,3 +96,19 @@ def test_after_a_rollback_runs_from_before_the_patch_are_not_shifted_like_runs_f
     history.update(placed("under1", "g1"), 3.0)  # runs from under the patch are now 0.5 too slow
     assert history.signature_median(placed("under2", "g1")) == 3.0
     assert history.signature_median(placed("before", "g1")) == 3.0
+
+
+def test_the_health_status_of_where_a_job_runs_is_part_of_its_signature():
+    history = History()
+    healthy = Job("j", "s", 0.0, user="u", features={"file_system": "scratch"}, health={"health.scratch.not_ok": 0.0})
+    degraded = Job("j", "s", 0.0, user="u", features={"file_system": "scratch"}, health={"health.scratch.not_ok": 1.0})
+    history.update(degraded, 1.0)
+    history.update(healthy, 3.0)
+    assert history.signature_median(degraded) == 1.0 and history.signature_median(healthy) == 3.0
+
+
+def test_the_health_of_parts_a_job_does_not_use_leaves_its_signature_alone():
+    history = History()
+    job = Job("j", "s", 0.0, user="u", features={"file_system": "scratch"}, health={"health.other.not_ok": 0.0})
+    other_down = Job("j", "s", 0.0, user="u", features={"file_system": "scratch"}, health={"health.other.not_ok": 1.0})
+    assert history.signature(job) == history.signature(other_down)
