@@ -7,6 +7,7 @@ import pytest
 from pipeline.learning.consensus import Consensus
 from pipeline.learning.continual import DriftReset, Replay
 from pipeline.learning.drift import Alarm
+from pipeline.learning.history import History
 from pipeline.learning.job import Job
 from pipeline.learning.selector import Selector
 from pipeline.learning.settling import Settling
@@ -154,7 +155,7 @@ def test_consensus_corrects_its_predictions_on_a_placement_while_its_models_sett
     consensus.on_drift(Alarm("known-change", 200, 200.0, 0.1, 0.1))
     job = Job("x", "s", 201.0, user="u1", requested_walltime_s=3600)
     before = consensus.predict_one(job)
-    consensus.settling.update(consensus.history.signature(job)[-1], 0.3)  # as if 2x slower lately
+    consensus.settling.update(History.placement(job), 0.3)  # as if 2x slower lately
     assert consensus.predict_one(job) > before
 
 

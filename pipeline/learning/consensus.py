@@ -151,32 +151,30 @@ class Consensus(Predictors):
         self.anchor_trust = 0.5  # how often lately the anchor's second vote was the closer prediction
         self.settling = Settling()
 
-    def _votes(self, inputs: Inputs) -> tuple[float, float]:
-        """The median of the three predictors (log10), and the vote with the anchor counted twice: the
-        anchor when it lies between the two models, else halfway from it to the nearer one."""
+    def _votes(self, inputs: Inputs) -> tuple[float, float, float]:
+        """The vote that applies (log10, before any settling correction), then both votes: the median
+        of the three predictors, and the vote with the anchor counted twice (the anchor when it lies
+        between the two models, else halfway from it to the nearer one)."""
         model, plain = self._model(inputs), self._plain(inputs)
-        twice = sorted((inputs.anchor, inputs.anchor, model, plain))
-        return sorted((inputs.anchor, model, plain))[1], (twice[1] + twice[2]) / 2
-
-    def _vote(self, inputs: Inputs) -> tuple[float, float, float]:
-        """The vote that applies (log10, before any settling correction), and both votes."""
-        once, twice = self._votes(inputs)
+        once = sorted((inputs.anchor, model, plain))[1]
+        four = sorted((inputs.anchor, inputs.anchor, model, plain))
+        twice = (four[1] + four[2]) / 2
         return twice if self.anchor_trust > 0.5 else once, once, twice
 
     def predict_one(self, job: Job) -> float:
-        middle = self._vote(self._inputs(job))[0]
+        middle = self._votes(self._inputs(job))[0]
         if self.settling.active:
-            middle += self.settling.offset(self.history.signature(job)[-1])
+            middle += self.settling.offset(History.placement(job))
         return 10.0 ** (self.range.clamp(middle) if self.n_learned else middle)
 
     def learn_one(self, job: Job, y: float) -> None:
         log_y, inputs = math.log10(y), self._inputs(job)
-        vote, once, twice = self._vote(inputs)
+        vote, once, twice = self._votes(inputs)
         if self.settling.active:
-            self.settling.update(self.history.signature(job)[-1], log_y - vote)
-        once, twice = abs(once - log_y), abs(twice - log_y)
-        if once != twice:
-            self.anchor_trust += self.trust_fade * ((twice < once) - self.anchor_trust)
+            self.settling.update(History.placement(job), log_y - vote)
+        once_error, twice_error = abs(once - log_y), abs(twice - log_y)
+        if once_error != twice_error:
+            self.anchor_trust += self.trust_fade * ((twice_error < once_error) - self.anchor_trust)
         self._learn(job, log_y, inputs)
 
     def on_drift(self, alarm: Alarm) -> None:

@@ -69,16 +69,22 @@ class History:
         self.signature_runs = signature_runs
         self.placements: dict[tuple, tuple] = {}
         # runs of signatures not seen since the last announced change, with the regime (changes
-        # before them) they ran in; and per such regime and placement (the signature's string
-        # features: where the job runs) how far their medians have been off since the change
+        # before them) they ran in; and per such regime and placement (a signature's last part) how
+        # far their medians have been off since the change
         self.retired: OrderedDict[tuple, tuple[int, array[float]]] = OrderedDict()
         self.shifts: dict[tuple[int, tuple], float] = {}
         self.shift_alpha = shift_alpha
         self.regime = 0
 
     def signature(self, job: Job) -> tuple:
-        """What makes two jobs "the same job": who, what, how big, how long requested, and where,
-        with the health status of where (a job on a degraded file system runs somewhere else). Pure.
+        """What makes two jobs "the same job": who, what, how big, how long requested, and where
+        (:meth:`placement`). Pure."""
+        return job.user, job.app, job.requested_walltime_s, job.num_procs, self.placement(job)
+
+    @staticmethod
+    def placement(job: Job) -> tuple:
+        """Where a job runs: its string features, with the health status of each that names a
+        component with health reports (a job on a degraded file system runs somewhere else). Pure.
 
         On Cori the scratch file system had overloaded servers until August 2017 and none after:
         keyed by that status, the runs from before survive the months after. The error on the
@@ -86,8 +92,8 @@ class History:
         (the default's BWT 0.0285 -> 0.0172).
         """
         strings = tuple(sorted((k, v) for k, v in job.features.items() if isinstance(v, str)))
-        status = tuple((v, job.health[f"health.{v}.not_ok"]) for _, v in strings if f"health.{v}.not_ok" in job.health)
-        return job.user, job.app, job.requested_walltime_s, job.num_procs, strings + status
+        statuses = ((v, job.health.get(f"health.{v}.not_ok")) for _, v in strings)
+        return strings + tuple((v, status) for v, status in statuses if status is not None)
 
     def _stored_key(self, job: Job) -> tuple:
         """:meth:`signature` with its string features shared: one copy of each combination (few)

@@ -34,7 +34,8 @@ DEAD_LETTERS = "hpc.dead-letters"
 
 @dataclass
 class Message:
-    """One input message as the worker holds it; ``handle`` is the transport's, for acking."""
+    """One input message as the worker holds it; ``handle`` is what the transport commits once a
+    checkpoint covers the message (the worker: its topic partition and offset)."""
 
     topic: str
     partition: int
