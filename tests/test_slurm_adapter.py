@@ -3,8 +3,8 @@
 A one-node Slurm (deploy/local/slurm.sh: munged, MariaDB, slurmdbd, slurmctld, slurmd from Debian's
 packages, plus a jobcomp/filetxt log) runs jobs submitted with sbatch; the adapter reads them with
 the real sacct, from the accounting database or the job-completion log, and publishes them; a real
-worker predicts them. The jobcomp/kafka plugin needs Slurm >= 23.02 (Debian 12
-ships 22.05), so its feed is tested with records in the plugin's format built from the same real jobs.
+worker predicts them. The jobcomp/kafka plugin needs Slurm >= 23.02 (Debian 12 ships 22.05): its feed
+is tested on Debian 13's Slurm 24.11 (deploy/local/slurm-kafka.sh), whose plugin publishes the records.
 """
 
 from __future__ import annotations
@@ -15,17 +15,17 @@ import signal
 import subprocess
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from kafka import KafkaAdminClient, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka_support import PERFSTREAM, REPO, cli_arguments, cli_env, free_port, read_topic
 from service_workloads import wait_until
 
 SYSTEM = "perfstream-ci"  # the ClusterName of deploy/local/slurm.sh
 SLURM_SH = REPO / "deploy" / "local" / "slurm.sh"
+SLURM_KAFKA_SH = REPO / "deploy" / "local" / "slurm-kafka.sh"
 
 
 @pytest.fixture(scope="module")
@@ -40,26 +40,30 @@ def slurm(tmp_path_factory):
     subprocess.run(["bash", str(SLURM_SH), "stop"], env=env, capture_output=True, timeout=120)
 
 
-def sbatch(env: dict, script: str, name: str, minutes: int, tmp_path) -> str:
-    result = subprocess.run(["sbatch", "--parsable", "-J", name, "-t", str(minutes), "-o", "/dev/null",
+def sbatch(env: dict, script: str, name: str, minutes: int, tmp_path, client: tuple[str, ...]) -> str:
+    result = subprocess.run([*client, "sbatch", "--parsable", "-J", name, "-t", str(minutes), "-o", "/dev/null",
                              "--wrap", script], env=env, capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip().split(";")[0]
 
 
-def run_jobs(env: dict, tmp_path, count: int) -> tuple[list[str], str]:
-    """Submit ``count`` short jobs of three kinds and one that fails at once; wait until all finished."""
-    ran = [sbatch(env, f"sleep {1 + i % 3}", f"app-{'abc'[i % 3]}", 1 + i % 3, tmp_path) for i in range(count)]
-    failed = sbatch(env, "exit 3", "broken", 1, tmp_path)
-    wait_until(lambda: not subprocess.run(["squeue", "-h"], env=env, capture_output=True, text=True).stdout.strip(),
-               180, "every job finished")
+def run_jobs(env: dict, tmp_path, count: int, client: tuple[str, ...] = ()) -> tuple[list[str], str]:
+    """Submit ``count`` short jobs of three kinds and one that fails at once; wait until all finished.
+
+    ``client`` prefixes Slurm's commands (to run them inside slurm-kafka.sh's root).
+    """
+    ran = [sbatch(env, f"sleep {1 + i % 3}", f"app-{'abc'[i % 3]}", 1 + i % 3, tmp_path, client)
+           for i in range(count)]
+    failed = sbatch(env, "exit 3", "broken", 1, tmp_path, client)
+    wait_until(lambda: not subprocess.run([*client, "squeue", "-h"], env=env, capture_output=True,
+                                          text=True).stdout.strip(), 180, "every job finished")
     return ran, failed
 
 
 def slurm_command(kafka, env: dict, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([str(PERFSTREAM), "slurm", *args, *cli_arguments(kafka)],
-                          env={**cli_env(kafka), "SLURM_CONF": env["SLURM_CONF"]}, capture_output=True, text=True,
-                          timeout=timeout)
+                          env={**cli_env(kafka), "SLURM_CONF": env.get("SLURM_CONF", "")}, capture_output=True,
+                          text=True, timeout=timeout)
 
 
 def follow_sacct(kafka, env: dict) -> subprocess.Popen:
@@ -122,43 +126,66 @@ def test_following_sacct_publishes_new_jobs_once(kafka, workers, slurm, tmp_path
     assert len(ids) == len(set(ids)), "a job was published twice"
 
 
-def jobcomp_record(row: dict[str, str]) -> dict:
-    """A record shaped as jobcomp/kafka sends it (field names and units of Slurm's jobcomp_common.c)."""
-    iso = lambda epoch: datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%S")  # noqa: E731
-    return {"jobid": int(row["JobID"]), "username": row["User"].split("(")[0], "groupname": row["Group"],
-            "@submit": iso(min(row["Submit"], row["Eligible"])), "@start": iso(row["Start"]), "@end": iso(row["End"]),
-            "elapsed": int(row["ElapsedRaw"]), "partition": row["Partition"], "nodes": row["NodeList"],
-            "total_cpus": int(row["NCPUS"]), "total_nodes": int(row["NNodes"]), "state": row["State"],
-            "time_limit": int(row["TimelimitRaw"]) * 60, "job_name": row["JobName"], "exit_code": "0:0"}
+@pytest.fixture
+def plugin_slurm(kafka):
+    """Slurm 24.11 whose jobcomp/kafka plugin publishes to a topic of this test's own (slurm-kafka.sh).
 
-
-def test_jobcomp_records_from_their_topic_become_predictions_and_bad_ones_dead_letters(kafka, workers, slurm,
-                                                                                          tmp_path):
-    ran, _ = run_jobs(slurm, tmp_path, 8)
-    out = subprocess.run(["sacct", "--completion", "--parsable2", "--format=JobID,User,Group,Submit,Eligible,"
-                          "Start,End,ElapsedRaw,Partition,NodeList,NCPUS,NNodes,State,TimelimitRaw,JobName"],
-                         env={**slurm, "SLURM_TIME_FORMAT": "%s"}, capture_output=True, text=True, check=True).stdout
-    header, *lines = out.splitlines()
-    rows = [dict(zip(header.split("|"), line.split("|"), strict=True)) for line in lines]
-    records = [json.dumps(jobcomp_record(r)).encode() for r in rows if r["JobID"] in ran]
-    hostile = [b"not json", b"[1, 2]", b'{"jobid": "x", "state": "COMPLETED"}', b"\xff\xfe",
-               json.dumps({**jobcomp_record(rows[0]), "@submit": "yesterday"}).encode()]
+    Its daemons keep Pacific time, so a record read in the wrong zone would be hours off.
+    """
     topic = f"slurm-jobcomp-{uuid.uuid4().hex[:8]}"
     admin = KafkaAdminClient(**kafka.kafka_python())
     admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
     admin.close()
+    env = {**os.environ, "PERFSTREAM_SLURM_KAFKA_BOOTSTRAP": kafka.bootstrap, "PERFSTREAM_SLURM_KAFKA_TOPIC": topic,
+           "PERFSTREAM_SLURM_PORT": str(free_port(span=2)), "TZ": "PST8PDT,M3.2.0,M11.1.0"}
+    started = subprocess.run(["bash", str(SLURM_KAFKA_SH), "start"], env=env, capture_output=True, text=True,
+                             timeout=600)  # the first start builds its Debian 13 root
+    assert started.returncode == 0, started.stdout + started.stderr
+    yield env
+    subprocess.run(["bash", str(SLURM_KAFKA_SH), "stop"], env=env, capture_output=True, timeout=120)
+
+
+def plugin_records(kafka, topic: str, count: int) -> list[bytes]:
+    consumer = KafkaConsumer(topic, **kafka.kafka_python(), group_id=None, auto_offset_reset="earliest",
+                             enable_auto_commit=False, consumer_timeout_ms=500)
+    records: list[bytes] = []
+    try:
+        wait_until(lambda: records.extend(m.value for m in consumer) or len(records) >= count, 120,
+                   f"{count} records from the plugin")
+    finally:
+        consumer.close()
+    return records
+
+
+def test_the_jobcomp_kafka_plugins_records_become_predictions_and_bad_ones_dead_letters(kafka, workers,
+                                                                                         plugin_slurm, tmp_path):
+    inside = ("bash", str(SLURM_KAFKA_SH), "run")
+    before = time.time()
+    ran, failed = run_jobs(plugin_slurm, tmp_path, 12, client=inside)
+    topic = plugin_slurm["PERFSTREAM_SLURM_KAFKA_TOPIC"]
+    real = plugin_records(kafka, topic, len(ran) + 1)
+    after = time.time()
+    assert {json.loads(r)["jobid"] for r in real} == {int(j) for j in [*ran, failed]}
+    timed = {str(r["jobid"]) for r in map(json.loads, real) if r["elapsed"] > 0}  # the failed one may take 0 s
+    assert set(ran) <= timed
+    hostile = [b"not json", b"[1, 2]", b'{"jobid": "x", "state": "COMPLETED"}', b"\xff\xfe",
+               json.dumps({**json.loads(real[0]), "@submit": "yesterday"}).encode()]
     producer = KafkaProducer(**kafka.kafka_python())
-    for value in records + hostile:
+    for value in hostile:
         producer.send(topic, value)
     producer.flush()
     producer.close()
 
-    result = slurm_command(kafka, slurm, "jobcomp", "--from-topic", topic, "--idle-timeout", "5", "--system", SYSTEM)
+    result = slurm_command(kafka, plugin_slurm, "jobcomp", "--from-topic", topic, "--idle-timeout", "5",
+                           "--system", "perfstream-kafka")  # the plugin's records do not name their cluster
     assert result.returncode == 0, result.stderr
-    assert f"{len(records)} jobs published" in result.stdout
+    assert f"{len(timed)} jobs published" in result.stdout
     workers("jobcomp")
-    stages = predictions_by_stage(kafka, len(records))
-    assert stages["submission"] == set(ran)
+    stages = predictions_by_stage(kafka, len(timed))
+    assert stages["submission"] == stages["completion"] == timed
+    submissions = read_topic(kafka, "hpc.job-submissions", until=len(timed))
+    assert all(before - 1 <= s["time"] <= after for s in submissions), "record times read in the wrong zone"
+    assert {s["requested_walltime_s"] for s in submissions if s["job_id"] in ran} == {60.0, 120.0, 180.0}
     dead = read_topic(kafka, "hpc.dead-letters", until=len(hostile))
     assert sorted(d["category"] for d in dead) == ["not-an-object", "not-json", "not-utf8", "schema-violation",
                                                    "schema-violation"]

@@ -3,6 +3,8 @@
 #   prometheus  promtool checks and unit-tests deploy/prometheus/rules.yml; the server scrapes a worker
 #   slurm-wlm, slurmdbd, munge, mariadb-server  a one-node Slurm with accounting (deploy/local/slurm.sh)
 #                     whose jobs feed `perfstream slurm`
+#   mmdebstrap        builds the Debian 13 root in which deploy/local/slurm-kafka.sh runs Slurm 24.11 with
+#                     its jobcomp/kafka plugin
 set -euo pipefail
 
 missing=()
@@ -12,6 +14,7 @@ command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v sb
 command -v slurmdbd >/dev/null || missing+=(slurmdbd)
 command -v munged >/dev/null && command -v mungekey >/dev/null || missing+=(munge)
 command -v mariadbd >/dev/null || missing+=(mariadb-server)
+command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
 
 if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive

@@ -13,10 +13,12 @@ Facts about the inputs this relies on:
 - ``sacct --completion`` (jobs from a jobcomp/filetxt log, when there is no slurmdbd) prints the
   *start* time under ``Submit`` and the submit time under ``Eligible`` (seen with Slurm 22.05);
   normally ``Submit <= Eligible``, so the earlier of the two is the submit time in both cases.
-- jobcomp/kafka (Slurm >= 23.02) sends one JSON object per job: ``jobid``, ``username``, ``@submit``,
-  ``@start``, ``@end`` (UTC), ``elapsed`` (s), ``time_limit`` (s, absent when unlimited),
-  ``total_cpus``, ``total_nodes``, ``nodes`` (a hostlist), ``partition``, ``state``, ``job_name``,
-  ``cluster``, ``account``, ``qos`` (SchedMD's jobcomp_common.c).
+- jobcomp/kafka (Slurm >= 23.02) sends one JSON object per job. Seen from Slurm 24.11's plugin:
+  ``jobid``, ``username``, ``groupname``, ``@submit``, ``@eligible``, ``@start``, ``@end`` (UTC, also
+  when slurmctld runs in another zone), ``elapsed`` (s), ``time_limit`` (s, absent when unlimited),
+  ``total_cpus``, ``total_nodes``, ``nodes`` (a hostlist), ``partition``, ``state``, ``job_name``; no
+  cluster name (``--system`` gives it). ``cluster``, ``account`` and ``qos`` are read when a record
+  has them.
 """
 
 from __future__ import annotations
