@@ -16,12 +16,12 @@
 # it can deliver it), PERFSTREAM_SLURM_PORT (slurmctld; slurmd listens on the next; default 16917),
 # PERFSTREAM_SLURM_ROOT (default ~/.cache/perfstream/slurm-24.11-trixie).
 set -euo pipefail
+source "$(dirname "$0")/slurm-conf.sh"
 
 root="${PERFSTREAM_SLURM_ROOT:-$HOME/.cache/perfstream/slurm-24.11-trixie}"
 port="${PERFSTREAM_SLURM_PORT:-16917}"
 inside="/var/lib/perfstream-slurm/$port"  # this cluster's home, as the daemons see it
 home="$root$inside"
-host="$(hostname -s)"
 packages=slurmctld,slurmd,slurm-client,slurm-wlm-kafka-plugin,munge
 
 build_root() {
@@ -47,41 +47,10 @@ configure() {
   chmod 600 "$home/munge/munge.key"
   echo "bootstrap.servers=${PERFSTREAM_SLURM_KAFKA_BOOTSTRAP:?the Kafka broker is needed}" > "$home/rdkafka.conf"
   echo "CgroupPlugin=disabled" > "$home/cgroup.conf"  # no cgroup hierarchy is mounted in the root
-  # CR_Core: jobs take cores only, not the whole memory, so the test jobs run side by side
-  cat > "$home/slurm.conf" <<CONF
-ClusterName=perfstream-kafka
-SlurmctldHost=$host(127.0.0.1)
-SlurmctldPort=$port
-SlurmdPort=$((port + 1))
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-AuthInfo=socket=$inside/munge/munge.socket
-CredType=cred/munge
-StateSaveLocation=$inside/state
-SlurmdSpoolDir=$inside/spool
-SlurmctldPidFile=$inside/slurmctld.pid
-SlurmdPidFile=$inside/slurmd.pid
-SlurmctldLogFile=$inside/log/slurmctld.log
-SlurmdLogFile=$inside/log/slurmd.log
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-MpiDefault=none
-SwitchType=switch/none
-SchedulerType=sched/backfill
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
+  one_node_conf perfstream-kafka "$inside" "$port" 8 1000 "AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/kafka
 JobCompLoc=$inside/rdkafka.conf
-JobCompParams=topic=${PERFSTREAM_SLURM_KAFKA_TOPIC:-slurm-jobcomp}
-ReturnToService=2
-SlurmdParameters=config_overrides
-MinJobAge=2
-NodeName=$host NodeAddr=127.0.0.1 CPUs=8 RealMemory=1000 State=UNKNOWN
-PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
-CONF
+JobCompParams=topic=${PERFSTREAM_SLURM_KAFKA_TOPIC:-slurm-jobcomp}" > "$home/slurm.conf"
 }
 
 running() { [[ -f "$home/$1.pid" ]] && kill -0 "$(cat "$home/$1.pid" 2>/dev/null)" 2>/dev/null; }

@@ -11,6 +11,7 @@
 # (job slots, default 16).
 # `env` prints the variables Slurm's clients need.
 set -euo pipefail
+source "$(dirname "$0")/slurm-conf.sh"
 
 home="${PERFSTREAM_SLURM_HOME:-/tmp/perfstream-slurm}"
 port="${PERFSTREAM_SLURM_PORT:-16817}"
@@ -29,42 +30,12 @@ configure() {
   local cpus memory
   cpus="${PERFSTREAM_SLURM_CPUS:-16}"  # more slots than cores (config_overrides): test jobs mostly sleep
   memory="$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 / 2 ))"
-  cat > "$conf" <<CONF
-ClusterName=perfstream-ci
-SlurmctldHost=$host(127.0.0.1)
-SlurmctldPort=$port
-SlurmdPort=$((port + 1))
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-AuthInfo=socket=$socket
-CredType=cred/munge
-StateSaveLocation=$home/state
-SlurmdSpoolDir=$home/spool/%n
-SlurmctldPidFile=$home/slurmctld.pid
-SlurmdPidFile=$home/slurmd.pid
-SlurmctldLogFile=$home/log/slurmctld.log
-SlurmdLogFile=$home/log/slurmd.log
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-MpiDefault=none
-SwitchType=switch/none
-SchedulerType=sched/backfill
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/slurmdbd
+  one_node_conf perfstream-ci "$home" "$port" "$cpus" "$memory" "AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=127.0.0.1
 AccountingStoragePort=$dbd_port
 AccountingStoragePass=$socket
 JobCompType=jobcomp/filetxt
-JobCompLoc=$home/jobcomp.log
-ReturnToService=2
-SlurmdParameters=config_overrides
-MinJobAge=2
-NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$memory State=UNKNOWN
-PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
-CONF
+JobCompLoc=$home/jobcomp.log" > "$conf"
   cat > "$home/slurmdbd.conf" <<CONF
 AuthType=auth/munge
 AuthInfo=socket=$socket
