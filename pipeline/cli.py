@@ -1,4 +1,4 @@
-"""The ``perfstream`` command line: demo, evaluate, replay, and the Kafka worker, topics, publish, tail.
+"""The ``perfstream`` command line: demo, evaluate, replay, fetch, and the Kafka worker, topics, publish, tail.
 
 Errors a user can cause (a missing file, a wrong kind, an unknown strategy, a malformed line) end
 with one line on stderr and exit status 2, never a traceback.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -51,6 +52,17 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--out", required=True, help="output .jsonl of prediction and metrics records")
     replay.add_argument("--strategy", default="default")
     replay.add_argument("--targets", default=None, help="comma list (default as for evaluate)")
+    fetch = commands.add_parser("fetch", help="download public traces: the development data, checked by SHA-256")
+    fetch.add_argument("names", nargs="*", help="file names from --list (default: all of them)")
+    fetch.add_argument("--list", action="store_true", help="list the known traces and exit")
+    fetch.add_argument("--to", default=os.environ.get("PERFSTREAM_DATA", "perfstream-data"),
+                       help="data directory; SWF logs go to traces/, TOKIO to tokio/ (default: $PERFSTREAM_DATA "
+                            "or ./perfstream-data)")
+    fetch.add_argument("--mirror", default=os.environ.get("PERFSTREAM_MIRROR"),
+                       help="download from this base URL + file name instead (a local copy; PERFSTREAM_MIRROR)")
+    fetch.add_argument("--url", help="download this other file into --to instead")
+    fetch.add_argument("--sha256", help="with --url: the file's expected SHA-256")
+    fetch.add_argument("--quiet", action="store_true", help="no progress bar")
     _kafka_commands(commands)
     return parser
 
@@ -332,6 +344,32 @@ def _tail(args: argparse.Namespace) -> None:
         print(json.dumps(record), flush=True)
 
 
+def _fetch(args: argparse.Namespace) -> None:
+    from pipeline.sources.catalog import CATALOG, fetch, source_url
+
+    if args.list:
+        for trace in CATALOG.values():
+            print(f"{trace.name}  {trace.about}\n    {trace.url}\n    sha256 {trace.sha256}")
+        return
+    if args.url:
+        jobs = [(args.url, Path(args.to) / args.url.rstrip("/").rsplit("/", 1)[-1], args.sha256)]
+    else:
+        unknown = sorted(set(args.names) - set(CATALOG))
+        if unknown:
+            raise ValueError(f"unknown trace {', '.join(unknown)}; known: {', '.join(CATALOG)}")
+        jobs = [(source_url(t, args.mirror), Path(args.to) / t.folder / t.name, t.sha256)
+                for t in CATALOG.values() if not args.names or t.name in args.names]
+    for url, destination, sha256 in jobs:
+        with tqdm(desc=destination.name, unit="B", unit_scale=True, disable=True if args.quiet else None) as bar:
+            def progress(done: int, total: int | None) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            downloaded = fetch(url, destination, sha256, progress)
+        checked = "sha256 checked" if sha256 else "not checked: no sha256 given"
+        print(f"{destination}: {'downloaded' if downloaded else 'already there'} ({checked})")
+
+
 def _command() -> str:
     return shlex.join(["perfstream", *sys.argv[1:]])
 
@@ -342,7 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = _parser().parse_args(argv)
     handlers = {"demo": _demo, "evaluate": _evaluate, "replay": _replay, "worker": _worker, "health": _health,
-                "topics": _topics, "publish": _publish, "slurm": _slurm, "tail": _tail}
+                "topics": _topics, "publish": _publish, "slurm": _slurm, "tail": _tail, "fetch": _fetch}
     try:
         handlers[args.command](args)
     except (OSError, SourceError, InvalidEvent, ValueError, KafkaError) as error:  # UnknownStrategy is a ValueError
