@@ -62,7 +62,16 @@ class FetchError(OSError):
 
 
 def source_url(trace: Trace, mirror: str | None = None) -> str:
-    """Where to download ``trace``: its publisher, or ``mirror`` + its file name."""
+    """Where to download ``trace``: its publisher, or ``mirror`` + its file name.
+
+    Examples
+    --------
+    >>> ctc = CATALOG["CTC-SP2-1996-3.1-cln.swf.gz"]
+    >>> source_url(ctc).startswith("https://www.cs.huji.ac.il/labs/parallel/workload/l_ctc_sp2/")
+    True
+    >>> source_url(ctc, "http://mirror.example/hpc/")
+    'http://mirror.example/hpc/CTC-SP2-1996-3.1-cln.swf.gz'
+    """
     return f"{mirror.rstrip('/')}/{trace.name}" if mirror else trace.url
 
 
