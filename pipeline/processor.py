@@ -29,8 +29,9 @@ Record = dict[str, Any]
 # combination of string features among its signatures; 5: the replay buffers of select and consensus
 # hold each job's regime and both models' samples; 6: History keeps retired signature runs and their
 # shifts after announced changes, signatures carry the health status of where a job runs,
-# consensus keeps its settling correction).
-STATE_FORMAT = 6
+# consensus keeps its settling correction; 7: consensus no longer keeps a learned trust in its anchor,
+# a pending prediction keeps the reference the detectors watch).
+STATE_FORMAT = 7
 RECENT_COMPLETIONS = 10_000  # per system: enough to outlast any reordering between the input topics
 
 
@@ -39,6 +40,7 @@ class _Pending:
     predicted: float
     low: float
     high: float
+    reference: float  # what the drift detectors score (Strategy.predict_with_reference)
 
 
 @dataclass
@@ -162,9 +164,9 @@ class Processor:
         job = Job.from_event(event, state.health.snapshot())
         records = []
         for target, ts in state.targets.items():
-            predicted = ts.strategy.predict_one(job)
+            predicted, reference = ts.strategy.predict_with_reference(job)
             low, high = ts.interval.bounds(predicted)
-            state.pending[(job.job_id, target)] = _Pending(predicted, low, high)
+            state.pending[(job.job_id, target)] = _Pending(predicted, low, high, reference)
             records.append(self._prediction(job, target, ts, "submission", event["time"], predicted, low, high))
         while len(state.pending) > self.max_pending:
             state.pending.popitem(last=False)
@@ -187,9 +189,10 @@ class Processor:
             ts, observed = state.targets[target], outcome[target]
             pending = state.pending.pop((job.job_id, target), None)
             if pending is None:  # never saw its submission: predict now, before learning
-                predicted = ts.strategy.predict_one(job)
-                pending = _Pending(predicted, *ts.interval.bounds(predicted))
+                predicted, reference = ts.strategy.predict_with_reference(job)
+                pending = _Pending(predicted, *ts.interval.bounds(predicted), reference)
             residual = math.log10(observed / pending.predicted)
+            watched = math.log10(observed / pending.reference)
             record = self._prediction(job, target, ts, "completion", event["end_time"],
                                       pending.predicted, pending.low, pending.high)
             record.update(observed=observed, error=abs(residual))
@@ -198,11 +201,11 @@ class Processor:
             ts.interval.update(residual)
             ts.errors.append(abs(residual))
             ts.n_scored += 1
-            for alarm in ts.monitor.update(abs(residual), event["end_time"]):
+            for alarm in ts.monitor.update(abs(watched), event["end_time"]):
                 ts.strategy.on_drift(alarm)
                 records.append(self._drift(job.system, target, alarm))
             if component is not None:  # for operators: the models adapt to a component's change unaided
-                for shift in ts.shifts.update(component, residual, ts.n_scored, event["end_time"]):
+                for shift in ts.shifts.update(component, watched, ts.n_scored, event["end_time"]):
                     records.append(self._shift(job.system, target, shift))
             if ts.n_scored % self.metrics_every == 0:
                 records.append(self._metrics(job.system, target, ts, event["end_time"]))

@@ -69,41 +69,74 @@ def test_select_trusts_a_users_repeated_identical_jobs():
     assert abs(math.log10(predicted / 123.0)) < 0.01
 
 
-def _votes(anchor_trust: float) -> list[tuple[float, float, float, float]]:
-    """(prediction, anchor, model, plain), all log10, for a few jobs of a consensus trusting the
-    anchor that much."""
+def _votes(users: tuple[str, ...]) -> list[tuple[float, float, float, float, bool]]:
+    """(prediction, anchor, model, plain, anchor from the job's own runs), log10, for a job of each
+    user with the request the noisy population used."""
     consensus = Consensus(StrategyContext("runtime_s"))
     _noisy_population(consensus)
-    consensus.anchor_trust = anchor_trust
     votes = []
-    for user in ("u3", "u7", "u11", "stranger"):
+    for user in users:
         job = Job("next", "s", 300.0, user=user, requested_walltime_s=3600)
         inputs = consensus._inputs(job)
         votes.append((math.log10(consensus.predict_one(job)), inputs.anchor, consensus._model(inputs),
-                      consensus._plain(inputs)))
+                      consensus._plain(inputs), inputs.own_runs))
     return votes
 
 
-def test_consensus_trusting_the_anchor_predicts_it_between_the_models_else_halfway_to_the_nearer():
-    for predicted, anchor, model, plain in _votes(anchor_trust=0.9):
-        low, high = sorted((model, plain))
-        nearer = min(max(anchor, low), high)  # the anchor itself when between them
-        assert predicted == pytest.approx((anchor + nearer) / 2)
+def _toward_nearer(anchor: float, model: float, plain: float, pull: float) -> float:
+    low, high = sorted((model, plain))
+    nearer = min(max(anchor, low), high)  # the anchor itself when between them
+    return anchor + pull * (nearer - anchor)
 
 
-def test_consensus_not_trusting_the_anchor_predicts_the_median_of_the_three():
-    for predicted, anchor, model, plain in _votes(anchor_trust=0.1):
-        assert predicted == pytest.approx(sorted((anchor, model, plain))[1])
+def test_consensus_moves_an_anchor_from_the_jobs_own_runs_a_tenth_of_the_way_to_the_nearer_model():
+    votes = _votes(tuple(f"u{i}" for i in range(20)))
+    assert all(own for *_, own in votes)
+    assert any(not min(m, p) <= a <= max(m, p) for _, a, m, p, _ in votes), "no anchor outside the models"
+    for predicted, anchor, model, plain, _ in votes:
+        assert predicted == pytest.approx(_toward_nearer(anchor, model, plain, 0.1))
 
 
-def test_consensus_learns_to_trust_an_anchor_that_repeated_jobs_make_exact():
+def test_consensus_moves_any_other_anchor_halfway_to_the_nearer_model():
+    consensus_votes = _votes(("stranger",))
+    for predicted, anchor, model, plain, own in consensus_votes:
+        assert not own
+        assert predicted == pytest.approx(_toward_nearer(anchor, model, plain, 0.5))
+
+
+def test_consensus_gives_the_detectors_the_median_of_its_three_predictors():
     consensus = Consensus(StrategyContext("runtime_s"))
     _noisy_population(consensus)
-    for i in range(300):  # twenty users, each repeating one job of their own length
-        user = i % 20
-        consensus.learn_one(Job(f"r{i}", "s", 300.0 + i, user=f"r{user}", requested_walltime_s=3600),
-                            10.0 ** (1 + user / 10))
-    assert consensus.anchor_trust > 0.5
+    for user in (f"u{i}" for i in range(20)):
+        job = Job("next", "s", 300.0, user=user, requested_walltime_s=3600)
+        inputs = consensus._inputs(job)
+        median = sorted((inputs.anchor, consensus._model(inputs), consensus._plain(inputs)))[1]
+        predicted, reference = consensus.predict_with_reference(job)
+        assert predicted == consensus.predict_one(job)
+        assert math.log10(reference) == pytest.approx(median)
+
+
+def test_consensus_predicts_the_median_of_its_three_while_its_models_settle_after_an_announced_change():
+    consensus = Consensus(StrategyContext("runtime_s"))
+    _noisy_population(consensus)
+    consensus.on_drift(Alarm("known-change", 200, 200.0, 0.1, 0.1))
+    _noisy_population(consensus, n=40)  # runs in the new regime, fewer than settling lasts
+    consensus.settling.offset = lambda placement: 0.0  # the vote alone
+    assert consensus.settling.active
+    for user in (f"u{i}" for i in range(20)):
+        job = Job("next", "s", 300.0, user=user, requested_walltime_s=3600)
+        inputs = consensus._inputs(job)
+        median = sorted((inputs.anchor, consensus._model(inputs), consensus._plain(inputs)))[1]
+        assert math.log10(consensus.predict_one(job)) == pytest.approx(median)
+
+
+def test_consensus_anchor_from_runs_before_an_announced_change_is_not_the_jobs_own():
+    consensus = Consensus(StrategyContext("runtime_s"))
+    _noisy_population(consensus)
+    job = Job("next", "s", 300.0, user="u3", requested_walltime_s=3600)
+    assert consensus._inputs(job).own_runs
+    consensus.on_drift(Alarm("known-change", 200, 200.0, 0.1, 0.1))
+    assert not consensus._inputs(job).own_runs
 
 
 def test_consensus_keeps_a_users_repeated_identical_jobs_exact():

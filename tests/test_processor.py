@@ -5,6 +5,8 @@ import pickle
 
 import pytest
 
+from pipeline.learning.baselines import Last2
+from pipeline.learning.strategy import StrategyContext
 from pipeline.processor import Processor
 from pipeline.schemas import InvalidEvent, validate
 
@@ -31,6 +33,24 @@ def test_a_completion_is_scored_with_the_prediction_made_at_submission():
     validate(record)
     assert record["stage"] == "completion" and record["predicted"] == predicted == 600
     assert record["observed"] == 60.0 and record["error"] == pytest.approx(1.0)
+
+
+class _Referenced(Last2):
+    """last2 whose detectors are told to watch a prediction of 60 s whatever it predicts."""
+
+    def predict_with_reference(self, job):
+        return self.predict_one(job), 60.0
+
+
+def test_drift_detectors_score_the_strategys_reference_while_the_records_score_its_prediction():
+    processor = Processor("last2")
+    processor.handle(SUBMISSION | {"job_id": "0"})  # makes the system's state
+    target = processor.systems["sp2"].targets["runtime_s"]
+    target.strategy = _Referenced(StrategyContext("runtime_s"))
+    processor.handle(SUBMISSION)
+    (record,) = processor.handle(COMPLETION)
+    assert record["error"] == pytest.approx(1.0)  # predicted 600, observed 60
+    assert target.monitor.recent[-1] == pytest.approx(0.0)
 
 
 def test_a_completion_without_its_submission_is_predicted_before_it_is_learned():

@@ -119,6 +119,12 @@ class History:
         regime, runs = self.retired[key]
         return _median(runs) + self.shifts.get((regime, key[-1]), 0.0)
 
+    def runs_in_regime(self, job: Job) -> bool:
+        """Whether ``job``'s signature has run since the last announced change: its anchor is then
+        its own recent runs, not a user's or an application's last job, nor shifted retired runs.
+        Pure."""
+        return self.signature(job) in self.signatures
+
     def on_change(self) -> None:
         """An announced change (hardware replaced, software patched or rolled back): retire every
         signature's runs. The first runs after a change then say how far retired runs of each regime

@@ -43,6 +43,14 @@ class Strategy(abc.ABC):
     def predict_one(self, job: Job) -> float:
         """The predicted target value (positive, in the target's units). Pure."""
 
+    def predict_with_reference(self, job: Job) -> tuple[float, float]:
+        """The prediction, and the one the drift detectors score (default: the same). Pure.
+
+        A strategy whose prediction follows each job's own recent runs absorbs a system change
+        within a few runs per job, before any detector sees it; it gives a steadier reference."""
+        predicted = self.predict_one(job)
+        return predicted, predicted
+
     def predict_many(self, jobs: Sequence[Job]) -> list[float]:
         """Predictions for many jobs at once (evaluation scores held-out sets this way). Pure."""
         return [self.predict_one(job) for job in jobs]
