@@ -83,15 +83,20 @@ class Predictors(Strategy):
     def _inputs(self, job: Job) -> Inputs:
         """The inputs of ``job``'s predictors. Pure."""
         fallback = math.log10(cold_start(job, self.target))
-        anchor = self.history.anchor_or(job, fallback)
+        anchor, own_runs = self.history.anchor_source(job)
+        anchor = fallback if anchor is None else anchor
         values, flags = self.history.features(job)
         plain = make_sample(job)
         residual = anchored(Sample({**plain.scaled, **values}, {**plain.fixed, **flags}), anchor)
-        return Inputs(fallback, anchor, self.history.runs_in_regime(job), values, plain, residual)
+        return Inputs(fallback, anchor, own_runs, values, plain, residual)
 
     def _model(self, inputs: Inputs) -> float:
         """The anchored model's log10 prediction (the anchor itself before anything was learned)."""
         return inputs.anchor + self.model.predict(inputs.residual) if self.n_learned else inputs.anchor
+
+    def _output(self, log_value: float) -> float:
+        """A log10 prediction as a value, clamped to the observed range once anything was learned."""
+        return 10.0 ** (self.range.clamp(log_value) if self.n_learned else log_value)
 
     def _plain(self, inputs: Inputs) -> float:
         """The plain model's log10 prediction (the cold-start value before anything was learned)."""
@@ -183,10 +188,7 @@ class Consensus(Predictors):
         vote, median = self._votes(self._inputs(job))
         if self.settling.active:
             vote += self.settling.offset(History.placement(job))
-        return self._value(vote), self._value(median)
-
-    def _value(self, log_value: float) -> float:
-        return 10.0 ** (self.range.clamp(log_value) if self.n_learned else log_value)
+        return self._output(vote), self._output(median)
 
     def learn_one(self, job: Job, y: float) -> None:
         log_y, inputs = math.log10(y), self._inputs(job)

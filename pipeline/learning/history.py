@@ -110,20 +110,18 @@ class History:
         and then shifted by how far runs of their regime have been off since the change on the job's
         placement.
         """
-        key = self.signature(job)
+        return self._signature_median(self.signature(job))[0]
+
+    def _signature_median(self, key: tuple) -> tuple[float | None, bool]:
+        """:meth:`signature_median` for a signature, and whether it comes from runs since the last
+        announced change."""
         runs = self.signatures.get(key)
         if runs:
-            return _median(runs)
+            return _median(runs), True
         if key not in self.retired:
-            return None
+            return None, False
         regime, runs = self.retired[key]
-        return _median(runs) + self.shifts.get((regime, key[-1]), 0.0)
-
-    def runs_in_regime(self, job: Job) -> bool:
-        """Whether ``job``'s signature has run since the last announced change: its anchor is then
-        its own recent runs, not a user's or an application's last job, nor shifted retired runs.
-        Pure."""
-        return self.signature(job) in self.signatures
+        return _median(runs) + self.shifts.get((regime, key[-1]), 0.0), False
 
     def on_change(self) -> None:
         """An announced change (hardware replaced, software patched or rolled back): retire every
@@ -182,15 +180,20 @@ class History:
         after the user moved on, so a job like an old one is still predicted like it), the user's
         last job with the same request, the user's last job, the application's last job.
         """
-        signature = self.signature_median(job)
+        return self.anchor_source(job)[0]
+
+    def anchor_source(self, job: Job) -> tuple[float | None, bool]:
+        """:meth:`anchor`, and whether it is the job's signature's own runs since the last announced
+        change (not a user's or an application's last job, nor shifted retired runs). Pure."""
+        signature, own_runs = self._signature_median(self.signature(job))
         if signature is not None:
-            return signature
+            return signature, own_runs
         user = self.users.get(job.user) if job.user is not None else None
         if user is not None:
             same = _same_request(user, job)
-            return same if same is not None else user.last[-1]
+            return (same if same is not None else user.last[-1]), False
         app = self.apps.get(job.app) if job.app is not None else None
-        return app.last[-1] if app is not None else None
+        return (app.last[-1] if app is not None else None), False
 
     def anchor_or(self, job: Job, fallback: float) -> float:
         """:meth:`anchor`, or ``fallback`` for a stranger."""

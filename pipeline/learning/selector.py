@@ -82,8 +82,7 @@ class Selector(Predictors):
     def predict_one(self, job: Job) -> float:
         errors = self._errors(job)
         best = CANDIDATES[min(range(len(CANDIDATES)), key=errors.__getitem__)]
-        log_y = self._candidates(self._inputs(job), only=best)[best]
-        return 10.0 ** (self.range.clamp(log_y) if self.n_learned else log_y)
+        return self._output(self._candidates(self._inputs(job), only=best)[best])
 
     def learn_one(self, job: Job, y: float) -> None:
         log_y = math.log10(y)
