@@ -112,3 +112,12 @@ def test_the_health_of_parts_a_job_does_not_use_leaves_its_signature_alone():
     job = Job("j", "s", 0.0, user="u", features={"file_system": "scratch"}, health={"health.other.not_ok": 0.0})
     other_down = Job("j", "s", 0.0, user="u", features={"file_system": "scratch"}, health={"health.other.not_ok": 1.0})
     assert history.signature(job) == history.signature(other_down)
+
+
+def test_an_anchor_is_the_jobs_own_runs_only_from_its_signature_since_the_last_change():
+    history = History()
+    history.update(placed("u1", "g1"), 3.0)
+    assert history.anchor_source(placed("u1", "g1")) == (3.0, True)
+    assert history.anchor_source(Job("j", "s", 0.0, user="u1", app="a", requested_walltime_s=60.0)) == (3.0, False)
+    history.on_change()
+    assert history.anchor_source(placed("u1", "g1")) == (3.0, False)  # retired runs, shifted by nothing yet
