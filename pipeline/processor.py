@@ -30,8 +30,9 @@ Record = dict[str, Any]
 # hold each job's regime and both models' samples; 6: History keeps retired signature runs and their
 # shifts after announced changes, signatures carry the health status of where a job runs,
 # consensus keeps its settling correction; 7: consensus no longer keeps a learned trust in its anchor,
-# a pending prediction keeps the reference the detectors watch).
-STATE_FORMAT = 7
+# a pending prediction keeps the reference the detectors watch; 8: the linear models keep their
+# own weights and scales instead of river objects).
+STATE_FORMAT = 8
 RECENT_COMPLETIONS = 10_000  # per system: enough to outlast any reordering between the input topics
 
 
