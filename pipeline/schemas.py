@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import fastjsonschema
+import jsonschema_rs
 import yaml
 
 
@@ -49,8 +49,8 @@ def schema(kind: str) -> dict[str, Any]:
 
 
 @functools.cache
-def _validator(kind: str) -> Callable[[Any], Any]:
-    return fastjsonschema.compile(schema(kind))
+def _validator(kind: str) -> Callable[[Any], None]:
+    return jsonschema_rs.validator_for(schema(kind)).validate
 
 
 @functools.cache
@@ -85,9 +85,8 @@ def validate(event: Any) -> str:
                            "schema", "unknown-version")
     try:
         check(event)
-    except fastjsonschema.JsonSchemaValueException as error:
-        field = ".".join(str(p) for p in error.path[1:]) or None
-        raise InvalidEvent(error.message.replace("data.", "", 1), field) from None
+    except jsonschema_rs.ValidationError as error:
+        raise InvalidEvent(error.message, ".".join(str(p) for p in error.instance_path) or None) from None
     return kind
 
 
