@@ -68,3 +68,10 @@ def test_completion_outcomes_must_be_positive():
     with pytest.raises(InvalidEvent) as error:
         validate(completion)
     assert error.value.field == "outcome.runtime_s"
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf")])
+def test_non_finite_numbers_are_rejected(number):
+    with pytest.raises(InvalidEvent) as error:
+        validate({**SUBMISSION, "requested_walltime_s": number})
+    assert error.value.field == "requested_walltime_s"
