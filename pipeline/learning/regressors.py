@@ -142,11 +142,11 @@ class LogLinearRegressor:
             weights[key] = weights.get(key, 0.0) - step * value
 
     def _fit_scaler(self, scaled: dict[str, float]) -> None:
-        counts, means, variances = self.counts, self.means, self.variances
+        counts, means, variances, stds = self.counts, self.means, self.variances, self.stds
         for key, value in scaled.items():
             n = counts[key] = counts.get(key, 0) + 1
             old_mean = means.get(key, 0.0)
             mean = means[key] = old_mean + (value - old_mean) / n
             old = variances.get(key, 0.0)
             variance = variances[key] = old + ((value - old_mean) * (value - mean) - old) / n
-            self.stds[key] = variance**0.5
+            stds[key] = variance**0.5
