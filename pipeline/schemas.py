@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -86,8 +87,18 @@ def validate(event: Any) -> str:
     try:
         check(event)
     except jsonschema_rs.ValidationError as error:
-        raise InvalidEvent(error.message, ".".join(str(p) for p in error.instance_path) or None) from None
+        path = list(error.instance_path)
+        # the validator sees NaN and infinity as null and would say "null is not of type number"
+        reason = "NaN and infinity are not JSON numbers" if _non_finite(event, path) else error.message
+        raise InvalidEvent(reason, ".".join(str(p) for p in path) or None) from None
     return kind
+
+
+def _non_finite(event: Any, path: list[str | int]) -> bool:
+    value = event
+    for part in path:
+        value = value[part]
+    return isinstance(value, float) and not math.isfinite(value)
 
 
 def topics_by_direction(direction: str) -> list[str]:
