@@ -76,19 +76,19 @@ def measure(data: str, jobs: int, repeats: int) -> dict[str, float]:
     for event in tqdm(events, desc="learning"):
         default.handle(event)
     strategy = next(iter(default.systems.values())).targets["runtime_s"].strategy
-    history, found = strategy.history, [Job.from_event(e) for e in submissions]
+    history, submitted = strategy.history, [Job.from_event(e) for e in submissions]
     outcomes = [(Job.from_event(e), e["outcome"]["runtime_s"]) for e in completions]
-    pairs = [(job, history.anchor_or(job, 0.0)) for job in found]
+    pairs = [(job, history.anchor_or(job, 0.0)) for job in submitted]
     samples = [anchored(make_sample(job, history), anchor, 1.0) for job, anchor in pairs]
     parts = {
-        "default_predict_us": _per_call(strategy.predict_with_reference, found, repeats),
+        "default_predict_us": _per_call(strategy.predict_with_reference, submitted, repeats),
         "default_learn_us": _per_call(lambda pair: strategy.learn_one(*pair), outcomes, repeats),
         "validate_submission_us": _per_call(validate, submissions, repeats),
         "validate_completion_us": _per_call(validate, completions, repeats),
         "job_from_event_us": _per_call(Job.from_event, submissions, repeats),
-        "history_anchor_us": _per_call(history.anchor_source, found, repeats),
-        "history_features_us": _per_call(history.features, found, repeats),
-        "plain_inputs_us": _per_call(make_sample, found, repeats),
+        "history_anchor_us": _per_call(history.anchor_source, submitted, repeats),
+        "history_features_us": _per_call(history.features, submitted, repeats),
+        "plain_inputs_us": _per_call(make_sample, submitted, repeats),
         "history_update_us": _per_call(lambda pair: history.update(*pair), pairs, repeats),
         **_model_parts(samples, repeats),
     }
