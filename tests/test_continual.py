@@ -69,14 +69,25 @@ def test_select_trusts_a_users_repeated_identical_jobs():
     assert abs(math.log10(predicted / 123.0)) < 0.01
 
 
+def _next_job(user: str) -> Job:
+    """A job of ``user`` with the request the noisy population used."""
+    return Job("next", "s", 300.0, user=user, requested_walltime_s=3600)
+
+
+def _median_of_three(consensus: Consensus, job: Job) -> float:
+    """The median of the anchor and the two models' predictions for ``job`` (log10)."""
+    inputs = consensus._inputs(job)
+    return sorted((inputs.anchor, consensus._model(inputs), consensus._plain(inputs)))[1]
+
+
 def _votes(users: tuple[str, ...]) -> list[tuple[float, float, float, float, bool]]:
     """(prediction, anchor, model, plain, anchor from the job's own runs), log10, for a job of each
-    user with the request the noisy population used."""
+    user (:func:`_next_job`)."""
     consensus = Consensus(StrategyContext("runtime_s"))
     _noisy_population(consensus)
     votes = []
     for user in users:
-        job = Job("next", "s", 300.0, user=user, requested_walltime_s=3600)
+        job = _next_job(user)
         inputs = consensus._inputs(job)
         votes.append((math.log10(consensus.predict_one(job)), inputs.anchor, consensus._model(inputs),
                       consensus._plain(inputs), inputs.own_runs))
@@ -107,13 +118,10 @@ def test_consensus_moves_any_other_anchor_halfway_to_the_nearer_model():
 def test_consensus_gives_the_detectors_the_median_of_its_three_predictors():
     consensus = Consensus(StrategyContext("runtime_s"))
     _noisy_population(consensus)
-    for user in (f"u{i}" for i in range(20)):
-        job = Job("next", "s", 300.0, user=user, requested_walltime_s=3600)
-        inputs = consensus._inputs(job)
-        median = sorted((inputs.anchor, consensus._model(inputs), consensus._plain(inputs)))[1]
+    for job in (_next_job(f"u{i}") for i in range(20)):
         predicted, reference = consensus.predict_with_reference(job)
         assert predicted == consensus.predict_one(job)
-        assert math.log10(reference) == pytest.approx(median)
+        assert math.log10(reference) == pytest.approx(_median_of_three(consensus, job))
 
 
 def test_consensus_predicts_the_median_of_its_three_while_its_models_settle_after_an_announced_change():
@@ -123,17 +131,14 @@ def test_consensus_predicts_the_median_of_its_three_while_its_models_settle_afte
     _noisy_population(consensus, n=40)  # runs in the new regime, fewer than settling lasts
     consensus.settling.offset = lambda placement: 0.0  # the vote alone
     assert consensus.settling.active
-    for user in (f"u{i}" for i in range(20)):
-        job = Job("next", "s", 300.0, user=user, requested_walltime_s=3600)
-        inputs = consensus._inputs(job)
-        median = sorted((inputs.anchor, consensus._model(inputs), consensus._plain(inputs)))[1]
-        assert math.log10(consensus.predict_one(job)) == pytest.approx(median)
+    for job in (_next_job(f"u{i}") for i in range(20)):
+        assert math.log10(consensus.predict_one(job)) == pytest.approx(_median_of_three(consensus, job))
 
 
 def test_consensus_anchor_from_runs_before_an_announced_change_is_not_the_jobs_own():
     consensus = Consensus(StrategyContext("runtime_s"))
     _noisy_population(consensus)
-    job = Job("next", "s", 300.0, user="u3", requested_walltime_s=3600)
+    job = _next_job("u3")
     assert consensus._inputs(job).own_runs
     consensus.on_drift(Alarm("known-change", 200, 200.0, 0.1, 0.1))
     assert not consensus._inputs(job).own_runs
