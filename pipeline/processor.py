@@ -31,8 +31,9 @@ Record = dict[str, Any]
 # shifts after announced changes, signatures carry the health status of where a job runs,
 # consensus keeps its settling correction; 7: consensus no longer keeps a learned trust in its anchor,
 # a pending prediction keeps the reference the detectors watch; 8: the linear models keep their
-# own weights and scales instead of river objects).
-STATE_FORMAT = 8
+# own weights and scales instead of river objects; 9: History keeps how far a signature's runs may
+# scatter to count as a job's own).
+STATE_FORMAT = 9
 RECENT_COMPLETIONS = 10_000  # per system: enough to outlast any reordering between the input topics
 
 

@@ -60,6 +60,15 @@ def _noisy_population(strategy, n: int = 200) -> None:
                            10.0 ** (1 + (i * 7919 % 100) / 33))
 
 
+def _population_of_repeated_jobs(strategy) -> None:
+    """The noisy population, then each of its users repeats one job of their own runtime."""
+    _noisy_population(strategy)
+    for i in range(220):
+        user = i % 20
+        strategy.learn_one(Job(f"r{i}", "s", 200.0 + i / 10, user=f"u{user}", requested_walltime_s=3600),
+                           10.0 ** (1 + user / 10))
+
+
 def test_select_trusts_a_users_repeated_identical_jobs():
     selector = Selector(StrategyContext("runtime_s"))
     _noisy_population(selector)
@@ -80,11 +89,11 @@ def _median_of_three(consensus: Consensus, job: Job) -> float:
     return sorted((inputs.anchor, consensus._model(inputs), consensus._plain(inputs)))[1]
 
 
-def _votes(users: tuple[str, ...]) -> list[tuple[float, float, float, float, bool]]:
+def _votes(users: tuple[str, ...], population=_noisy_population) -> list[tuple[float, float, float, float, bool]]:
     """(prediction, anchor, model, plain, anchor from the job's own runs), log10, for a job of each
-    user (:func:`_next_job`)."""
+    user (:func:`_next_job`) after ``population``."""
     consensus = Consensus(StrategyContext("runtime_s"))
-    _noisy_population(consensus)
+    population(consensus)
     votes = []
     for user in users:
         job = _next_job(user)
@@ -101,7 +110,7 @@ def _toward_nearer(anchor: float, model: float, plain: float, pull: float) -> fl
 
 
 def test_consensus_moves_an_anchor_from_the_jobs_own_runs_a_tenth_of_the_way_to_the_nearer_model():
-    votes = _votes(tuple(f"u{i}" for i in range(20)))
+    votes = _votes(tuple(f"u{i}" for i in range(20)), _population_of_repeated_jobs)
     assert all(own for *_, own in votes)
     assert any(not min(m, p) <= a <= max(m, p) for _, a, m, p, _ in votes), "no anchor outside the models"
     for predicted, anchor, model, plain, _ in votes:
@@ -109,7 +118,7 @@ def test_consensus_moves_an_anchor_from_the_jobs_own_runs_a_tenth_of_the_way_to_
 
 
 def test_consensus_moves_any_other_anchor_halfway_to_the_nearer_model():
-    consensus_votes = _votes(("stranger",))
+    consensus_votes = _votes(("stranger", "u3"))  # u3's runs in the noisy population scatter
     for predicted, anchor, model, plain, own in consensus_votes:
         assert not own
         assert predicted == pytest.approx(_toward_nearer(anchor, model, plain, 0.5))
@@ -137,7 +146,7 @@ def test_consensus_predicts_the_median_of_its_three_while_its_models_settle_afte
 
 def test_consensus_anchor_from_runs_before_an_announced_change_is_not_the_jobs_own():
     consensus = Consensus(StrategyContext("runtime_s"))
-    _noisy_population(consensus)
+    _population_of_repeated_jobs(consensus)
     job = _next_job("u3")
     assert consensus._inputs(job).own_runs
     consensus.on_drift(Alarm("known-change", 200, 200.0, 0.1, 0.1))

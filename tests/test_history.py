@@ -121,3 +121,13 @@ def test_an_anchor_is_the_jobs_own_runs_only_from_its_signature_since_the_last_c
     assert history.anchor_source(Job("j", "s", 0.0, user="u1", app="a", requested_walltime_s=60.0)) == (3.0, False)
     history.on_change()
     assert history.anchor_source(placed("u1", "g1")) == (3.0, False)  # retired runs, shifted by nothing yet
+
+
+def test_an_anchor_from_runs_that_scatter_is_not_the_jobs_own():
+    history = History(agreement=0.15)
+    for outcome in (1.0, 2.0, 3.0):  # a factor of 10 between runs
+        history.update(placed("u1", "g1"), outcome)
+    assert history.anchor_source(placed("u1", "g1")) == (2.0, False)
+    for outcome in (2.1, 2.0, 1.9, 2.0):  # now most runs agree within a factor of 1.4
+        history.update(placed("u1", "g1"), outcome)
+    assert history.anchor_source(placed("u1", "g1")) == (2.0, True)

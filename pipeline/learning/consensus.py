@@ -9,11 +9,11 @@
 
 The anchor counts twice: the prediction is the anchor when it lies between the two models, else it
 moves from the anchor toward the nearer model, by a tenth of the way when the anchor is the job's
-own signature's runs in the current regime, by half otherwise (a user's last job, or runs from
-before an announced change). Repeated jobs are thus predicted from their own runs wherever the
-models do not both disagree, and a job seen for the first time leans on the models. For 500 jobs
-after an announced change, while the models settle and the history is young or shifted, the
-prediction is the plain median of the three.
+own signature's runs in the current regime and they agree, by half otherwise (a user's last job,
+runs that scatter, or runs from before an announced change). Repeated jobs are thus predicted from
+their own runs wherever the models do not both disagree, and a job seen for the first time leans on
+the models. For 500 jobs after an announced change, while the models settle and the history is
+young or shifted, the prediction is the plain median of the three.
 
 The drift detectors score the plain median of the three, not the prediction: each signature's own
 runs follow a system change within a few runs, so the prediction's error would hide the change
@@ -46,7 +46,7 @@ class Inputs:
 
     fallback: float
     anchor: float
-    own_runs: bool  # the anchor is the job's signature's runs in the current regime
+    own_runs: bool  # the anchor is the job's signature's runs in the current regime, and they agree
     history: dict[str, float]
     plain: Sample
     residual: Sample
@@ -140,10 +140,11 @@ class Consensus(Predictors):
         As for :class:`Predictors`.
     pull, pull_own
         How far the prediction moves from an anchor outside the two models toward the nearer one:
-        ``pull_own`` when the anchor is the job's signature's own runs in the current regime,
-        ``pull`` otherwise. 0.5 is the weighted median with the anchor counted twice; the smaller
-        ``pull_own`` cut the prequential median on all four SWF traces (CTC-SP2 0.196 -> 0.181)
-        without raising a whole-sequence error above naive's (README, "Choosing the default").
+        ``pull_own`` when the anchor is the job's signature's own runs in the current regime and
+        they agree (:meth:`History.anchor_source`), ``pull`` otherwise. 0.5 is the weighted median
+        with the anchor counted twice; the smaller ``pull_own`` cut the prequential median on all
+        four SWF traces (CTC-SP2 0.196 -> 0.181) without raising a whole-sequence error above
+        naive's (README, "Choosing the default").
 
     For 500 jobs after an announced change, while the models settle, the prediction is the median
     of the three, corrected per placement (see :class:`~pipeline.learning.settling.Settling`).
