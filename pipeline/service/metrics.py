@@ -6,6 +6,11 @@ age, consumer lag) are refreshed by the worker's periodic tick.
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from pipeline.processor import Processor
@@ -54,3 +59,24 @@ class WorkerMetrics:
                 if ts.errors:
                     self.rolling_error.labels(system, target).set(sum(ts.errors) / len(ts.errors))
                 self.buffer_size.labels(system, target).set(ts.strategy.buffer_size)
+
+    def observe_output(self, record: Mapping[str, Any], received: float) -> None:
+        """Count a published record; a submission's prediction also times its latency from ``received``
+        (the input message's Kafka timestamp, epoch seconds)."""
+        schema = record["schema"]
+        if schema == "prediction/1":
+            self.predictions.labels(record["system"], record["target"], record["stage"]).inc()
+            if record["stage"] == "submission":
+                self.latency.observe(max(0.0, time.time() - received))
+        elif schema == "drift-event/1":
+            self.drift_alarms.labels(record["system"], record["target"], record["detector"],
+                                     record.get("component", "")).inc()
+        elif schema == "dead-letter/1":
+            self.dead_letters.labels(record["category"]).inc()
+
+    def forget_shard(self, shard: int, topics: Iterable[str]) -> None:
+        """Drop the gauges of a shard this worker no longer owns, so they do not report stale values."""
+        series = [(self.checkpoint_age, (str(shard),))] + [(self.lag, (topic, str(shard))) for topic in topics]
+        for gauge, labels in series:
+            with contextlib.suppress(KeyError):
+                gauge.remove(*labels)
