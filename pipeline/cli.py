@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _kafka_commands(commands) -> None:
+def _worker_command(commands) -> None:
     from pipeline.service.config import add_kafka_arguments, env
 
     worker = commands.add_parser("worker", help="the Kafka service: consume events, publish predictions")
@@ -97,6 +97,11 @@ def _kafka_commands(commands) -> None:
                              "(PERFSTREAM_ORDER_GRACE, default 0.01)")
     worker.add_argument("--loglevel", default=env("LOGLEVEL", "info"))
 
+
+def _kafka_commands(commands) -> None:
+    from pipeline.service.config import add_kafka_arguments, env
+
+    _worker_command(commands)
     health = commands.add_parser("health", help="exit 0 if a worker's event loop is alive (for probes)")
     health.add_argument("--url", default=f"http://127.0.0.1:{env('METRICS_PORT', '9108')}/metrics",
                         help="the worker's metrics endpoint (default: this host, PERFSTREAM_METRICS_PORT or 9108)")
