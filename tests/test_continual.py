@@ -118,10 +118,19 @@ def test_consensus_moves_an_anchor_from_the_jobs_own_runs_a_tenth_of_the_way_to_
 
 
 def test_consensus_moves_any_other_anchor_halfway_to_the_nearer_model():
-    consensus_votes = _votes(("stranger", "u3"))  # u3's runs in the noisy population scatter
+    consensus_votes = _votes(("u3",))  # u3's runs in the noisy population scatter
     for predicted, anchor, model, plain, own in consensus_votes:
         assert not own
         assert predicted == pytest.approx(_toward_nearer(anchor, model, plain, 0.5))
+
+
+def test_consensus_predicts_a_stranger_with_the_plain_model():
+    consensus = Consensus(StrategyContext("runtime_s"))
+    _noisy_population(consensus)
+    stranger = _next_job("stranger")
+    inputs = consensus._inputs(stranger)
+    assert inputs.stranger and inputs.anchor == math.log10(3600)  # the requested time
+    assert math.log10(consensus.predict_one(stranger)) == pytest.approx(consensus._plain(inputs))
 
 
 def test_consensus_gives_the_detectors_the_median_of_its_three_predictors():

@@ -12,7 +12,9 @@ moves from the anchor toward the nearer model, by a tenth of the way when the an
 own signature's runs in the current regime and they agree, by half otherwise (a user's last job,
 runs that scatter, or runs from before an announced change). Repeated jobs are thus predicted from
 their own runs wherever the models do not both disagree, and a job seen for the first time leans on
-the models. For 500 jobs after an announced change, while the models settle and the history is
+the models. A stranger (no signature, user or application known) has no anchor but the cold-start
+value (for a runtime the requested time, which overestimates most runtimes several-fold): it gets
+the plain model's prediction. For 500 jobs after an announced change, while the models settle and the history is
 young or shifted, the prediction is the plain median of the three.
 
 The drift detectors score the plain median of the three, not the prediction: each signature's own
@@ -50,6 +52,7 @@ class Inputs:
     history: dict[str, float]
     plain: Sample
     residual: Sample
+    stranger: bool  # no history speaks for the job: the anchor is the cold-start value
 
 
 class Predictors(Strategy):
@@ -84,11 +87,12 @@ class Predictors(Strategy):
         """The inputs of ``job``'s predictors. Pure."""
         fallback = math.log10(cold_start(job, self.target))
         anchor, own_runs = self.history.anchor_source(job)
+        stranger = anchor is None
         anchor = fallback if anchor is None else anchor
         values, flags = self.history.features(job)
         plain = make_sample(job)
         residual = anchored(Sample({**plain.scaled, **values}, {**plain.fixed, **flags}), anchor)
-        return Inputs(fallback, anchor, own_runs, values, plain, residual)
+        return Inputs(fallback, anchor, own_runs, values, plain, residual, stranger)
 
     def _model(self, inputs: Inputs) -> float:
         """The anchored model's log10 prediction (the anchor itself before anything was learned)."""
@@ -168,12 +172,15 @@ class Consensus(Predictors):
 
     def _votes(self, inputs: Inputs) -> tuple[float, float]:
         """The prediction (log10, before any settling correction): the anchor when it lies between
-        the two models, else the anchor moved toward the nearer model by ``pull`` or ``pull_own``;
-        and the plain median of the three, which the drift detectors score."""
+        the two models, else the anchor moved toward the nearer model by ``pull`` or ``pull_own``, or
+        for a stranger the plain model's; and the plain median of the three, which the drift
+        detectors score."""
         model, plain = self._model(inputs), self._plain(inputs)
         median = sorted((inputs.anchor, model, plain))[1]
         if self.settling.active:  # after an announced change the history is young or shifted
             return median, median
+        if inputs.stranger:
+            return plain, median
         low, high = sorted((model, plain))
         nearer = min(max(inputs.anchor, low), high)  # the anchor itself when between them
         pull = self.pull_own if inputs.own_runs else self.pull
