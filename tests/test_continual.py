@@ -7,7 +7,7 @@ import pytest
 from pipeline.learning.consensus import Consensus
 from pipeline.learning.continual import DriftReset, Replay
 from pipeline.learning.drift import Alarm
-from pipeline.learning.history import History
+from pipeline.learning.history import OTHER, OWN_RUNS, SAME_REQUEST, History
 from pipeline.learning.job import Job
 from pipeline.learning.selector import Selector
 from pipeline.learning.settling import Settling
@@ -89,17 +89,15 @@ def _median_of_three(consensus: Consensus, job: Job) -> float:
     return sorted((inputs.anchor, consensus._model(inputs), consensus._plain(inputs)))[1]
 
 
-def _votes(users: tuple[str, ...], population=_noisy_population) -> list[tuple[float, float, float, float, bool]]:
-    """(prediction, anchor, model, plain, anchor from the job's own runs), log10, for a job of each
-    user (:func:`_next_job`) after ``population``."""
+def _votes(jobs: list[Job], population=_noisy_population) -> list[tuple[float, float, float, float, str | None]]:
+    """(prediction, anchor, model, plain, the anchor's kind), log10, for each job after ``population``."""
     consensus = Consensus(StrategyContext("runtime_s"))
     population(consensus)
     votes = []
-    for user in users:
-        job = _next_job(user)
+    for job in jobs:
         inputs = consensus._inputs(job)
         votes.append((math.log10(consensus.predict_one(job)), inputs.anchor, consensus._model(inputs),
-                      consensus._plain(inputs), inputs.own_runs))
+                      consensus._plain(inputs), inputs.kind))
     return votes
 
 
@@ -109,19 +107,35 @@ def _toward_nearer(anchor: float, model: float, plain: float, pull: float) -> fl
     return anchor + pull * (nearer - anchor)
 
 
+def _some_outside(votes) -> bool:
+    return any(not min(m, p) <= a <= max(m, p) for _, a, m, p, _ in votes)
+
+
 def test_consensus_moves_an_anchor_from_the_jobs_own_runs_a_tenth_of_the_way_to_the_nearer_model():
-    votes = _votes(tuple(f"u{i}" for i in range(20)), _population_of_repeated_jobs)
-    assert all(own for *_, own in votes)
-    assert any(not min(m, p) <= a <= max(m, p) for _, a, m, p, _ in votes), "no anchor outside the models"
+    votes = _votes([_next_job(f"u{i}") for i in range(20)], _population_of_repeated_jobs)
+    assert all(kind == OWN_RUNS for *_, kind in votes)
+    assert _some_outside(votes), "no anchor outside the models"
     for predicted, anchor, model, plain, _ in votes:
         assert predicted == pytest.approx(_toward_nearer(anchor, model, plain, 0.1))
 
 
-def test_consensus_moves_any_other_anchor_halfway_to_the_nearer_model():
-    consensus_votes = _votes(("u3",))  # u3's runs in the noisy population scatter
-    for predicted, anchor, model, plain, own in consensus_votes:
-        assert not own
+def test_consensus_moves_the_users_last_job_with_the_same_request_halfway_to_the_nearer_model():
+    other_size = [Job("next", "s", 300.0, user=f"u{i}", num_procs=4, requested_walltime_s=3600) for i in range(20)]
+    votes = _votes(other_size)
+    assert all(kind == SAME_REQUEST for *_, kind in votes)
+    assert _some_outside(votes), "no anchor outside the models"
+    for predicted, anchor, model, plain, _ in votes:
         assert predicted == pytest.approx(_toward_nearer(anchor, model, plain, 0.5))
+
+
+def test_consensus_counts_any_other_anchor_once_predicting_the_median_of_three():
+    scattered = [_next_job(f"u{i}") for i in range(20)]  # their runs in the noisy population scatter
+    other_request = [Job("next", "s", 300.0, user=f"u{i}", requested_walltime_s=60) for i in range(20)]
+    votes = _votes(scattered + other_request)
+    assert all(kind == OTHER for *_, kind in votes)
+    assert _some_outside(votes), "no anchor outside the models"
+    for predicted, anchor, model, plain, _ in votes:
+        assert predicted == pytest.approx(sorted((anchor, model, plain))[1])
 
 
 def test_consensus_predicts_a_stranger_with_the_plain_model():
@@ -129,7 +143,7 @@ def test_consensus_predicts_a_stranger_with_the_plain_model():
     _noisy_population(consensus)
     stranger = _next_job("stranger")
     inputs = consensus._inputs(stranger)
-    assert inputs.stranger and inputs.anchor == math.log10(3600)  # the requested time
+    assert inputs.kind is None and inputs.anchor == math.log10(3600)  # the requested time
     assert math.log10(consensus.predict_one(stranger)) == pytest.approx(consensus._plain(inputs))
 
 
@@ -157,9 +171,9 @@ def test_consensus_anchor_from_runs_before_an_announced_change_is_not_the_jobs_o
     consensus = Consensus(StrategyContext("runtime_s"))
     _population_of_repeated_jobs(consensus)
     job = _next_job("u3")
-    assert consensus._inputs(job).own_runs
+    assert consensus._inputs(job).kind == OWN_RUNS
     consensus.on_drift(Alarm("known-change", 200, 200.0, 0.1, 0.1))
-    assert not consensus._inputs(job).own_runs
+    assert consensus._inputs(job).kind == OTHER
 
 
 def test_consensus_keeps_a_users_repeated_identical_jobs_exact():

@@ -2,7 +2,7 @@
 
 import math
 
-from pipeline.learning.history import History
+from pipeline.learning.history import OTHER, OWN_RUNS, SAME_REQUEST, History
 from pipeline.learning.job import Job
 
 
@@ -117,17 +117,26 @@ def test_the_health_of_parts_a_job_does_not_use_leaves_its_signature_alone():
 def test_an_anchor_is_the_jobs_own_runs_only_from_its_signature_since_the_last_change():
     history = History()
     history.update(placed("u1", "g1"), 3.0)
-    assert history.anchor_source(placed("u1", "g1")) == (3.0, True)
-    assert history.anchor_source(Job("j", "s", 0.0, user="u1", app="a", requested_walltime_s=60.0)) == (3.0, False)
+    assert history.anchor_source(placed("u1", "g1")) == (3.0, OWN_RUNS)
     history.on_change()
-    assert history.anchor_source(placed("u1", "g1")) == (3.0, False)  # retired runs, shifted by nothing yet
+    assert history.anchor_source(placed("u1", "g1")) == (3.0, OTHER)  # retired runs, shifted by nothing yet
+
+
+def test_an_anchor_without_the_signatures_runs_is_the_same_request_else_other_history():
+    history = History()
+    history.update(job(request=3600.0), 3.0)
+    history.update(job(app="b", request=60.0), 2.0)
+    assert history.anchor_source(job(app="c", request=3600.0)) == (3.0, SAME_REQUEST)
+    assert history.anchor_source(job(app="c", request=7200.0)) == (2.0, OTHER)  # the user's last job
+    assert history.anchor_source(job(user="v", app="a")) == (3.0, OTHER)  # the application's last job
+    assert history.anchor_source(job(user="v", app="c")) == (None, None)  # a stranger
 
 
 def test_an_anchor_from_runs_that_scatter_is_not_the_jobs_own():
     history = History(agreement=0.15)
     for outcome in (1.0, 2.0, 3.0):  # a factor of 10 between runs
         history.update(placed("u1", "g1"), outcome)
-    assert history.anchor_source(placed("u1", "g1")) == (2.0, False)
+    assert history.anchor_source(placed("u1", "g1")) == (2.0, OTHER)
     for outcome in (2.1, 2.0, 1.9, 2.0):  # now most runs agree within a factor of 1.4
         history.update(placed("u1", "g1"), outcome)
-    assert history.anchor_source(placed("u1", "g1")) == (2.0, True)
+    assert history.anchor_source(placed("u1", "g1")) == (2.0, OWN_RUNS)

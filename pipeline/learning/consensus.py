@@ -7,15 +7,18 @@
 - the **plain model**: a linear model of the request alone (naive's model, also learned with
   replay), blind to history and therefore unaffected when a user's recent jobs mislead.
 
-The anchor counts twice: the prediction is the anchor when it lies between the two models, else it
-moves from the anchor toward the nearer model, by a tenth of the way when the anchor is the job's
-own signature's runs in the current regime and they agree, by half otherwise (a user's last job,
-runs that scatter, or runs from before an announced change). Repeated jobs are thus predicted from
-their own runs wherever the models do not both disagree, and a job seen for the first time leans on
-the models. A stranger (no signature, user or application known) has no anchor but the cold-start
+How much the anchor counts depends on how closely it speaks for the job
+(:meth:`History.anchor_source`). The job's own runs (its signature's agreeing runs in the current
+regime) and the user's last job with the same request count twice: the prediction is the anchor
+when it lies between the two models, else it moves from the anchor toward the nearer model, by a
+tenth of the way for own runs and by half for the same request. Any other anchor (a user's last job
+of another request, an application's last job, runs that scatter or predate an announced change)
+counts once: the prediction is the median of the three. Repeated jobs are thus predicted from their
+own runs wherever the models do not both disagree, and a job seen for the first time leans on the
+models. A stranger (no signature, user or application known) has no anchor but the cold-start
 value (for a runtime the requested time, which overestimates most runtimes several-fold): it gets
-the plain model's prediction. For 500 jobs after an announced change, while the models settle and the history is
-young or shifted, the prediction is the plain median of the three.
+the plain model's prediction. For 500 jobs after an announced change, while the models settle and
+the history is young or shifted, every prediction is the median of the three.
 
 The drift detectors score the plain median of the three, not the prediction: each signature's own
 runs follow a system change within a few runs, so the prediction's error would hide the change
@@ -33,7 +36,7 @@ from dataclasses import dataclass
 
 from pipeline.learning.baselines import ObservedRange, cold_start
 from pipeline.learning.drift import Alarm
-from pipeline.learning.history import History
+from pipeline.learning.history import OWN_RUNS, SAME_REQUEST, History
 from pipeline.learning.job import Job
 from pipeline.learning.regressors import LogLinearRegressor, Sample, anchored, make_sample
 from pipeline.learning.replay import ReservoirBuffer
@@ -48,11 +51,10 @@ class Inputs:
 
     fallback: float
     anchor: float
-    own_runs: bool  # the anchor is the job's signature's runs in the current regime, and they agree
+    kind: str | None  # how closely the anchor speaks for the job (History.anchor_source); None: a stranger
     history: dict[str, float]
     plain: Sample
     residual: Sample
-    stranger: bool  # no history speaks for the job: the anchor is the cold-start value
 
 
 class Predictors(Strategy):
@@ -86,13 +88,12 @@ class Predictors(Strategy):
     def _inputs(self, job: Job) -> Inputs:
         """The inputs of ``job``'s predictors. Pure."""
         fallback = math.log10(cold_start(job, self.target))
-        anchor, own_runs = self.history.anchor_source(job)
-        stranger = anchor is None
+        anchor, kind = self.history.anchor_source(job)
         anchor = fallback if anchor is None else anchor
         values, flags = self.history.features(job)
         plain = make_sample(job)
         residual = anchored(Sample({**plain.scaled, **values}, {**plain.fixed, **flags}), anchor)
-        return Inputs(fallback, anchor, own_runs, values, plain, residual, stranger)
+        return Inputs(fallback, anchor, kind, values, plain, residual)
 
     def _model(self, inputs: Inputs) -> float:
         """The anchored model's log10 prediction (the anchor itself before anything was learned)."""
@@ -142,13 +143,15 @@ class Consensus(Predictors):
     ----------
     capacity, k, replay_plain
         As for :class:`Predictors`.
-    pull, pull_own
-        How far the prediction moves from an anchor outside the two models toward the nearer one:
-        ``pull_own`` when the anchor is the job's signature's own runs in the current regime and
-        they agree (:meth:`History.anchor_source`), ``pull`` otherwise. 0.5 is the weighted median
-        with the anchor counted twice; the smaller ``pull_own`` cut the prequential median on all
-        four SWF traces (CTC-SP2 0.196 -> 0.181) without raising a whole-sequence error above
-        naive's (README, "Choosing the default").
+    pull_own, pull_request
+        How far the prediction moves from an anchor outside the two models toward the nearer one,
+        when the anchor is the job's own runs or the user's last job with the same request (any
+        other anchor moves all the way: the median of the three). 0.5 is the weighted median with
+        the anchor counted twice; the smaller ``pull_own`` cut the prequential median on all four
+        SWF traces (CTC-SP2 0.196 -> 0.181) without raising a whole-sequence error above naive's.
+        Counting other anchors once cut the prequential mean on all four SWF traces (CTC-SP2 0.471
+        -> 0.461) with no median or whole-sequence error higher, and brought the synthetic
+        cluster's means below naive's (README, "Choosing the default").
 
     For 500 jobs after an announced change, while the models settle, the prediction is the median
     of the three, corrected per placement (see :class:`~pipeline.learning.settling.Settling`).
@@ -165,25 +168,25 @@ class Consensus(Predictors):
     name = "consensus"
 
     def __init__(self, context: StrategyContext, capacity: int = 5000, k: int = 1, replay_plain: bool = True,
-                 pull: float = 0.5, pull_own: float = 0.1):
+                 pull_own: float = 0.1, pull_request: float = 0.5):
         super().__init__(context, capacity, k, replay_plain)
-        self.pull, self.pull_own = pull, pull_own
+        self.pulls = {OWN_RUNS: pull_own, SAME_REQUEST: pull_request}
         self.settling = Settling()
 
     def _votes(self, inputs: Inputs) -> tuple[float, float]:
         """The prediction (log10, before any settling correction): the anchor when it lies between
-        the two models, else the anchor moved toward the nearer model by ``pull`` or ``pull_own``, or
-        for a stranger the plain model's; and the plain median of the three, which the drift
-        detectors score."""
+        the two models, else the anchor moved toward the nearer model as far as its kind says, or for
+        a stranger the plain model's; and the plain median of the three, which the drift detectors
+        score."""
         model, plain = self._model(inputs), self._plain(inputs)
         median = sorted((inputs.anchor, model, plain))[1]
         if self.settling.active:  # after an announced change the history is young or shifted
             return median, median
-        if inputs.stranger:
+        if inputs.kind is None:
             return plain, median
         low, high = sorted((model, plain))
-        nearer = min(max(inputs.anchor, low), high)  # the anchor itself when between them
-        pull = self.pull_own if inputs.own_runs else self.pull
+        nearer = min(max(inputs.anchor, low), high)  # the anchor itself when between them: the median
+        pull = self.pulls.get(inputs.kind, 1.0)
         return inputs.anchor + pull * (nearer - inputs.anchor), median
 
     def predict_one(self, job: Job) -> float:

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 
 from pipeline.learning.job import Job
 
+# How closely an anchor speaks for a job (History.anchor_source)
+OWN_RUNS, SAME_REQUEST, OTHER = "own runs", "same request", "other"
+
 
 @dataclass
 class _Record:
@@ -188,27 +191,28 @@ class History:
         """
         return self.anchor_source(job)[0]
 
-    def anchor_source(self, job: Job) -> tuple[float | None, bool]:
-        """:meth:`anchor`, and whether it is the job's own runs: its signature's runs since the last
-        announced change, agreeing with each other (not a user's or an application's last job, nor
-        shifted retired runs, nor a signature whose runs scatter). Pure.
+    def anchor_source(self, job: Job) -> tuple[float | None, str | None]:
+        """:meth:`anchor`, and how closely it speaks for the job (``None`` for a stranger). Pure.
+
+        - ``OWN_RUNS``: its signature's runs since the last announced change, agreeing with each
+          other (median absolute deviation at most ``agreement``);
+        - ``SAME_REQUEST``: the user's last job with the same requested time;
+        - ``OTHER``: anything else: signature runs that scatter or are retired by an announced
+          change, the user's last job of another request, the application's last job.
 
         A signature that scatters lumps different jobs together (a user who names neither the
         application nor the time needed) or a job whose runtime depends on its input; its median
-        then says little about the next run. Not trusting such runs cut the default's prequential
-        mean error on three of the four SWF traces (HPC2N 0.587 -> 0.577, SDSC-BLUE 0.367 -> 0.362,
-        CTC-SP2 0.478 -> 0.473) and its whole-sequence error on the same three, with the median
-        within 0.001; the gain held for ``agreement`` 0.08 to 0.3 (README, "Choosing the default").
+        then says little about the next run (README, "Choosing the default").
         """
         signature, own_runs = self._signature_median(self.signature(job))
         if signature is not None:
-            return signature, own_runs
+            return signature, OWN_RUNS if own_runs else OTHER
         user = self.users.get(job.user) if job.user is not None else None
         if user is not None:
             same = _same_request(user, job)
-            return (same if same is not None else user.last[-1]), False
+            return (same, SAME_REQUEST) if same is not None else (user.last[-1], OTHER)
         app = self.apps.get(job.app) if job.app is not None else None
-        return (app.last[-1] if app is not None else None), False
+        return (app.last[-1], OTHER) if app is not None else (None, None)
 
     def anchor_or(self, job: Job, fallback: float) -> float:
         """:meth:`anchor`, or ``fallback`` for a stranger."""
