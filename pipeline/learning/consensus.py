@@ -137,7 +137,8 @@ class Predictors(Strategy):
 
 
 class Consensus(Predictors):
-    """Weighted median of the history anchor (twice), an anchored linear model and a plain one.
+    """Weighted median of the history anchor (twice where it speaks for the job), an anchored linear
+    model and a plain one.
 
     Parameters
     ----------
@@ -186,7 +187,7 @@ class Consensus(Predictors):
             return plain, median
         low, high = sorted((model, plain))
         nearer = min(max(inputs.anchor, low), high)  # the anchor itself when between them: the median
-        pull = self.pulls.get(inputs.kind, 1.0)
+        pull = self.pulls.get(inputs.kind, 1.0)  # any other anchor counts once: all the way, the median
         return inputs.anchor + pull * (nearer - inputs.anchor), median
 
     def predict_one(self, job: Job) -> float:
