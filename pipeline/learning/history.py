@@ -120,17 +120,16 @@ class History:
         """
         return self._signature_median(self.signature(job))[0]
 
-    def _signature_median(self, key: tuple) -> tuple[float | None, bool]:
-        """:meth:`signature_median` for a signature, and whether it comes from runs since the last
-        announced change that agree (their median absolute deviation is at most ``agreement``)."""
+    def _signature_median(self, key: tuple) -> tuple[float | None, array[float] | None]:
+        """:meth:`signature_median` for a signature, and the runs since the last announced change it
+        is the median of (``None`` when it comes from retired runs or from none)."""
         runs = self.signatures.get(key)
         if runs:
-            median = _median(runs)
-            return median, _median([abs(run - median) for run in runs]) <= self.agreement
+            return _median(runs), runs
         if key not in self.retired:
-            return None, False
-        regime, runs = self.retired[key]
-        return _median(runs) + self.shifts.get((regime, key[-1]), 0.0), False
+            return None, None
+        regime, retired = self.retired[key]
+        return _median(retired) + self.shifts.get((regime, key[-1]), 0.0), None
 
     def on_change(self) -> None:
         """An announced change (hardware replaced, software patched or rolled back): retire every
@@ -189,7 +188,7 @@ class History:
         after the user moved on, so a job like an old one is still predicted like it), the user's
         last job with the same request, the user's last job, the application's last job.
         """
-        return self.anchor_source(job)[0]
+        return self._anchor(job)[0]
 
     def anchor_source(self, job: Job) -> tuple[float | None, str | None]:
         """:meth:`anchor`, and how closely it speaks for the job (``None`` for a stranger). Pure.
@@ -204,15 +203,26 @@ class History:
         application nor the time needed) or a job whose runtime depends on its input; its median
         then says little about the next run (README, "Choosing the default").
         """
-        signature, own_runs = self._signature_median(self.signature(job))
+        anchor, kind, runs = self._anchor(job)
+        if runs is not None and _median([abs(run - anchor) for run in runs]) > self.agreement:
+            kind = OTHER
+        return anchor, kind
+
+    def _anchor(self, job: Job) -> tuple[float | None, str | None, array[float] | None]:
+        """:meth:`anchor_source` before its runs are checked for agreement, and those runs (the
+        signature's since the last announced change, if the anchor is their median). Pure.
+
+        Only :meth:`anchor_source` pays for the check: the strategies that need the value alone
+        call this through :meth:`anchor` on every prediction."""
+        signature, runs = self._signature_median(self.signature(job))
         if signature is not None:
-            return signature, OWN_RUNS if own_runs else OTHER
+            return signature, (OTHER if runs is None else OWN_RUNS), runs
         user = self.users.get(job.user) if job.user is not None else None
         if user is not None:
             same = _same_request(user, job)
-            return (same, SAME_REQUEST) if same is not None else (user.last[-1], OTHER)
+            return (same, SAME_REQUEST, None) if same is not None else (user.last[-1], OTHER, None)
         app = self.apps.get(job.app) if job.app is not None else None
-        return (app.last[-1], OTHER) if app is not None else (None, None)
+        return (app.last[-1], OTHER, None) if app is not None else (None, None, None)
 
     def anchor_or(self, job: Job, fallback: float) -> float:
         """:meth:`anchor`, or ``fallback`` for a stranger."""

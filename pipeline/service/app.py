@@ -139,10 +139,14 @@ class Worker:
             self.metrics.checkpoint_age.labels(str(shard)).set(now - record.checkpointed_at)
         self.metrics.observe_state(self.state.processor)
 
+    def _highwater(self, tp: TopicPartition) -> int | None:
+        """The partition's end as the consumer's last fetch reported it (``None``: no fetch yet)."""
+        return self.consumer.highwater(tp) if self.consumer else None
+
     def _observe_lag(self, shard: int) -> None:
         for topic in self.declared:
             tp = TopicPartition(topic, shard)
-            end = self.consumer.highwater(tp) if self.consumer else None
+            end = self._highwater(tp)
             if end is not None and tp in self.next_offset:
                 self.metrics.lag.labels(self.declared[topic], str(shard)).set(max(0, end - self.next_offset[tp]))
 
@@ -153,7 +157,7 @@ class Worker:
         known yet)."""
         def check(topic: str) -> bool | None:
             tp = TopicPartition(self.name(topic), shard)
-            end, nxt = self.consumer.highwater(tp) if self.consumer else None, self.next_offset.get(tp)
+            end, nxt = self._highwater(tp), self.next_offset.get(tp)
             end = self.end_at_assignment.get(tp) if end is None else end
             return None if end is None or nxt is None else nxt >= end
         return check
