@@ -81,7 +81,7 @@ def measure(data: str, jobs: int, repeats: int) -> dict[str, float]:
     pairs = [(job, history.anchor_or(job, 0.0)) for job in submitted]
     samples = [anchored(make_sample(job, history), anchor, 1.0) for job, anchor in pairs]
     parts = {
-        "default_predict_us": _per_call(strategy.predict_with_reference, submitted, repeats),
+        "default_predict_us": _per_call(strategy.predict_detail, submitted, repeats),
         "default_learn_us": _per_call(lambda pair: strategy.learn_one(*pair), outcomes, repeats),
         "validate_submission_us": _per_call(validate, submissions, repeats),
         "validate_completion_us": _per_call(validate, completions, repeats),

@@ -15,7 +15,7 @@ from typing import Any
 
 from pipeline.health import HealthState
 from pipeline.learning.drift import Alarm, DriftMonitor
-from pipeline.learning.interval import ResidualInterval
+from pipeline.learning.interval import GroupedInterval
 from pipeline.learning.job import Job
 from pipeline.learning.registry import make_strategy, resolve
 from pipeline.learning.shift import Shift, ShiftMonitor
@@ -32,8 +32,9 @@ Record = dict[str, Any]
 # consensus keeps its settling correction; 7: consensus no longer keeps a learned trust in its anchor,
 # a pending prediction keeps the reference the detectors watch; 8: the linear models keep their
 # own weights and scales instead of river objects; 9: History keeps how far a signature's runs may
-# scatter to count as a job's own).
-STATE_FORMAT = 9
+# scatter to count as a job's own; 10: an interval per basis of prediction, pending predictions keep
+# their basis, recent interval hits are kept).
+STATE_FORMAT = 10
 RECENT_COMPLETIONS = 10_000  # per system: enough to outlast any reordering between the input topics
 
 
@@ -42,7 +43,8 @@ class _Pending:
     predicted: float
     low: float
     high: float
-    reference: float  # what the drift detectors score (Strategy.predict_with_reference)
+    reference: float  # what the drift detectors score (Strategy.predict_detail)
+    basis: str | None  # what the prediction rests on: its interval's group
 
 
 @dataclass
@@ -52,8 +54,9 @@ class TargetState:
     strategy: Strategy
     monitor: DriftMonitor = field(default_factory=DriftMonitor)
     shifts: ShiftMonitor = field(default_factory=ShiftMonitor)
-    interval: ResidualInterval = field(default_factory=ResidualInterval)
+    interval: GroupedInterval = field(default_factory=GroupedInterval)
     errors: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
+    hits: deque[bool] = field(default_factory=lambda: deque(maxlen=1000))  # outcome within its interval
     n_scored: int = 0
 
 
@@ -166,10 +169,9 @@ class Processor:
         job = Job.from_event(event, state.health.snapshot())
         records = []
         for target, ts in state.targets.items():
-            predicted, reference = ts.strategy.predict_with_reference(job)
-            low, high = ts.interval.bounds(predicted)
-            state.pending[(job.job_id, target)] = _Pending(predicted, low, high, reference)
-            records.append(self._prediction(job, target, ts, "submission", event["time"], predicted, low, high))
+            pending = self._predict(job, ts)
+            state.pending[(job.job_id, target)] = pending
+            records.append(self._prediction(job, target, ts, "submission", event["time"], pending))
         while len(state.pending) > self.max_pending:
             state.pending.popitem(last=False)
         return records
@@ -191,17 +193,16 @@ class Processor:
             ts, observed = state.targets[target], outcome[target]
             pending = state.pending.pop((job.job_id, target), None)
             if pending is None:  # never saw its submission: predict now, before learning
-                predicted, reference = ts.strategy.predict_with_reference(job)
-                pending = _Pending(predicted, *ts.interval.bounds(predicted), reference)
+                pending = self._predict(job, ts)
             residual = math.log10(observed / pending.predicted)
             watched = math.log10(observed / pending.reference)
-            record = self._prediction(job, target, ts, "completion", event["end_time"],
-                                      pending.predicted, pending.low, pending.high)
+            record = self._prediction(job, target, ts, "completion", event["end_time"], pending)
             record.update(observed=observed, error=abs(residual))
             records.append(record)
             ts.strategy.learn_one(job, observed)
-            ts.interval.update(residual)
+            ts.interval.update(residual, pending.basis)
             ts.errors.append(abs(residual))
+            ts.hits.append(pending.low <= observed <= pending.high)
             ts.n_scored += 1
             for alarm in ts.monitor.update(abs(watched), event["end_time"]):
                 ts.strategy.on_drift(alarm)
@@ -227,11 +228,17 @@ class Processor:
                 records.append(self._drift(event["system"], target, alarm))
         return records
 
+    @staticmethod
+    def _predict(job: Job, ts: TargetState) -> _Pending:
+        predicted, reference, basis = ts.strategy.predict_detail(job)
+        return _Pending(predicted, *ts.interval.bounds(predicted, basis), reference, basis)
+
     def _prediction(self, job: Job, target: str, ts: TargetState, stage: str, time: float,
-                    predicted: float, low: float, high: float) -> Record:
+                    pending: _Pending) -> Record:
         return {
             "schema": "prediction/1", "job_id": job.job_id, "system": job.system, "target": target,
-            "stage": stage, "predicted": predicted, "low": low, "high": high,
+            "stage": stage, "predicted": pending.predicted, "low": pending.low, "high": pending.high,
+            "basis": pending.basis,
             "model": {"strategy": self.strategy, "version": ts.strategy.version,
                       "regime": ts.strategy.regime},
             "time": time,
@@ -257,5 +264,5 @@ class Processor:
             "schema": "model-metrics/1", "system": system, "target": target, "strategy": self.strategy,
             "time": time, "n": ts.n_scored, "window": len(errors),
             "mean_abs_log10": sum(errors) / len(errors), "median_abs_log10": median(errors),
-            "buffer_size": ts.strategy.buffer_size,
+            "interval_coverage": sum(ts.hits) / len(ts.hits), "buffer_size": ts.strategy.buffer_size,
         }

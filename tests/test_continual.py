@@ -151,7 +151,7 @@ def test_consensus_gives_the_detectors_the_median_of_its_three_predictors():
     consensus = Consensus(StrategyContext("runtime_s"))
     _noisy_population(consensus)
     for job in (_next_job(f"u{i}") for i in range(20)):
-        predicted, reference = consensus.predict_with_reference(job)
+        predicted, reference, _ = consensus.predict_detail(job)
         assert predicted == consensus.predict_one(job)
         assert math.log10(reference) == pytest.approx(_median_of_three(consensus, job))
 

@@ -41,6 +41,26 @@ def test_report_has_the_documented_layout(synthetic_report):
         assert len(summary["R"]) == 3 and all(len(row) == 3 for row in summary["R"])
 
 
+def test_report_gives_each_strategys_interval_coverage_and_width(synthetic_report):
+    for summary in synthetic_report["strategies"].values():
+        assert 0.7 < summary["prequential"]["interval_coverage"] < 0.9  # the interval aims at 0.8
+        assert summary["prequential"]["interval_width_log10"] > 0
+
+
+def test_strategies_that_name_no_basis_have_no_breakdown_by_basis(synthetic_report):
+    assert all(summary["by_basis"] == {} for summary in synthetic_report["strategies"].values())
+
+
+def test_the_breakdown_by_basis_splits_every_prediction_of_the_default():
+    events = list(SyntheticCluster(6000, seed=2))
+    report = compare(events, "runtime_s", ["consensus"], 2, seed=2, progress=False)[0]
+    summary = report["strategies"]["consensus"]
+    groups = summary["by_basis"]
+    assert {"own runs", "same request"} <= set(groups)
+    assert sum(g["n"] for g in groups.values()) == summary["prequential"]["n"]
+    assert sum(g["share"] for g in groups.values()) == pytest.approx(1.0)
+
+
 def test_strategies_are_reported_in_the_order_asked(synthetic_report):
     assert list(synthetic_report["strategies"]) == ["last2", "median", "naive"]
 

@@ -6,7 +6,7 @@ import pickle
 import pytest
 
 from pipeline.learning.baselines import Last2
-from pipeline.learning.strategy import StrategyContext
+from pipeline.learning.strategy import Prediction, StrategyContext
 from pipeline.processor import Processor
 from pipeline.schemas import InvalidEvent, validate
 
@@ -38,8 +38,8 @@ def test_a_completion_is_scored_with_the_prediction_made_at_submission():
 class _Referenced(Last2):
     """last2 whose detectors are told to watch a prediction of 60 s whatever it predicts."""
 
-    def predict_with_reference(self, job):
-        return self.predict_one(job), 60.0
+    def predict_detail(self, job):
+        return Prediction(self.predict_one(job), 60.0)
 
 
 def test_drift_detectors_score_the_strategys_reference_while_the_records_score_its_prediction():
@@ -119,6 +119,58 @@ def test_model_metrics_records_are_valid():
     metrics = [r for r in processor.handle(COMPLETION) if r["schema"] == "model-metrics/1"]
     validate(metrics[0])
     assert metrics[0]["n"] == 1 and metrics[0]["mean_abs_log10"] == pytest.approx(1.0)
+
+
+def test_model_metrics_report_the_share_of_outcomes_within_their_interval():
+    processor = Processor("last2", metrics_every=4)
+    records = []
+    for i, runtime in enumerate([60.0, 60.0, 60.0, 6000.0]):  # the first is predicted by its request
+        job = {"job_id": str(i)}
+        processor.handle(SUBMISSION | job)
+        records += processor.handle(COMPLETION | job | {"outcome": {"runtime_s": runtime}})
+    (metrics,) = [r for r in records if r["schema"] == "model-metrics/1"]
+    validate(metrics)
+    # too few residuals yet for anything but the cold interval, a decade each way: 60 is within it
+    # around 600 and twice around 60, 6000 is not
+    assert metrics["interval_coverage"] == pytest.approx(0.75)
+
+
+class _ByUser(Last2):
+    """last2 that says each prediction rests on the job's user."""
+
+    def predict_detail(self, job):
+        predicted = self.predict_one(job)
+        return Prediction(predicted, predicted, job.user)
+
+
+def test_a_prediction_record_names_what_it_rests_on():
+    processor = Processor("last2")
+    processor.handle(SUBMISSION | {"job_id": "0"})
+    processor.systems["sp2"].targets["runtime_s"].strategy = _ByUser(StrategyContext("runtime_s"))
+    (record,) = processor.handle(SUBMISSION)
+    validate(record)
+    assert record["basis"] == "u1"
+    (completion, *_) = processor.handle(COMPLETION)
+    assert completion["basis"] == "u1"
+
+
+def test_a_strategy_that_names_no_basis_gets_a_null_one():
+    (record,) = Processor("last2").handle(SUBMISSION)
+    assert record["basis"] is None
+
+
+def test_each_basis_gets_an_interval_from_its_own_residuals():
+    processor = Processor("last2")
+    processor.handle(SUBMISSION | {"job_id": "x"})
+    processor.systems["sp2"].targets["runtime_s"].strategy = _ByUser(StrategyContext("runtime_s"))
+    for i in range(400):  # "steady" always runs 60 s; "erratic" anywhere from 6 s to 600 s
+        for user, runtime in (("steady", 60.0), ("erratic", 6.0 * 10.0 ** (2 * (i % 5) / 4))):
+            job = {"job_id": f"{user}{i}", "user": user}
+            processor.handle(SUBMISSION | job)
+            processor.handle(COMPLETION | job | {"outcome": {"runtime_s": runtime}})
+    steady, erratic = (processor.handle(SUBMISSION | {"job_id": u, "user": u})[0] for u in ("steady", "erratic"))
+    assert steady["high"] / steady["low"] == pytest.approx(1.0)
+    assert erratic["high"] / erratic["low"] > 10
 
 
 def test_pending_predictions_are_bounded():

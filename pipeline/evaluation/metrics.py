@@ -44,6 +44,20 @@ def prequential_summary(predicted: Sequence[float], observed: Sequence[float]) -
     }
 
 
+def interval_summary(low: Sequence[float], high: Sequence[float], observed: Sequence[float]
+                     ) -> dict[str, float | None]:
+    """Coverage (share of outcomes within ``[low, high]``) and mean width (``log10(high / low)``).
+
+    >>> s = interval_summary([1, 10, 10], [10, 100, 1000], [5, 5, 100])
+    >>> round(s["coverage"], 3), round(s["width_log10"], 3)
+    (0.667, 1.333)
+    """
+    lo, hi, o = np.asarray(low, float), np.asarray(high, float), np.asarray(observed, float)
+    if not len(o):
+        return {"coverage": None, "width_log10": None}
+    return {"coverage": float(((lo <= o) & (o <= hi)).mean()), "width_log10": float(np.log10(hi / lo).mean())}
+
+
 def bin_edges(observed: Sequence[float], bins: int = 10) -> np.ndarray:
     """Inner edges of ``bins`` equal-frequency bins of ``log10(observed)``."""
     return np.quantile(np.log10(np.asarray(observed, float)), np.linspace(0, 1, bins + 1)[1:-1])

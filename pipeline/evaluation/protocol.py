@@ -52,6 +52,9 @@ class StrategyRun:
     completion_systems: list[str] = field(default_factory=list)
     predicted: list[float] = field(default_factory=list)
     observed: list[float] = field(default_factory=list)
+    low: list[float] = field(default_factory=list)  # each prediction's interval
+    high: list[float] = field(default_factory=list)
+    basis: list[str | None] = field(default_factory=list)  # what each prediction rested on
     drift_events: list[dict[str, Any]] = field(default_factory=list)
     held_out_health: dict[JobKey, Mapping[str, float]] = field(default_factory=dict)  # at submission
     error_matrix: list[list[float | None]] = field(default_factory=list)
@@ -135,6 +138,9 @@ def run_strategy(workload: Workload, strategy: str, seed: int,
                 run.completion_systems.append(record["system"])
                 run.predicted.append(record["predicted"])
                 run.observed.append(record["observed"])
+                run.low.append(record["low"])
+                run.high.append(record["high"])
+                run.basis.append(record["basis"])
             elif record["schema"] == "drift-event/1":
                 run.drift_events.append(record)
     advance(since_tick)
@@ -157,8 +163,11 @@ def summarize(run: StrategyRun, workload: Workload, naive: StrategyRun | None) -
     naive_acc = metrics.whole_sequence(naive.accuracy_matrix) if naive else None
     prequential = metrics.prequential_summary(run.predicted, run.observed)
     prequential["tolerance_accuracy"] = metrics.tolerance_accuracy(run.predicted, run.observed, workload.edges)
+    prequential.update({f"interval_{k}": v for k, v in metrics.interval_summary(run.low, run.high,
+                                                                                 run.observed).items()})
     return {
         "prequential": prequential,
+        "by_basis": _by_basis(run),
         "R": run.error_matrix,
         "whole_sequence_error": whole,
         "bwt": metrics.backward_transfer(run.error_matrix),
@@ -173,3 +182,18 @@ def summarize(run: StrategyRun, workload: Workload, naive: StrategyRun | None) -
         "drift_events": len(run.drift_events),
         "events_per_second": run.events / run.seconds if run.seconds else None,
     }
+
+
+def _by_basis(run: StrategyRun) -> dict[str, dict[str, Any]]:
+    """The prequential errors and interval of each basis a strategy names (none for most)."""
+    bases = np.array(["" if b is None else b for b in run.basis])
+    predicted, observed, low, high = (np.asarray(v, float) for v in (run.predicted, run.observed, run.low, run.high))
+    summaries = {}
+    for basis in sorted(set(run.basis) - {None}):
+        mask = bases == basis
+        summary = metrics.prequential_summary(predicted[mask], observed[mask])
+        summary["share"] = float(mask.mean())
+        summary.update({f"interval_{k}": v for k, v in metrics.interval_summary(low[mask], high[mask],
+                                                                                 observed[mask]).items()})
+        summaries[basis] = summary
+    return summaries

@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from pipeline.learning.drift import Alarm
 from pipeline.learning.job import Job
@@ -30,6 +30,20 @@ class StrategyContext:
     seed: int = 0
 
 
+class Prediction(NamedTuple):
+    """A prediction with what stands behind it.
+
+    ``reference`` is the prediction the drift detectors score (see
+    :meth:`Strategy.predict_detail`); ``basis`` names what the prediction rests on (e.g. the job's
+    own runs, or nothing known about it), so that its interval is fitted on predictions of the same
+    kind (:class:`~pipeline.learning.interval.GroupedInterval`); None: the strategy does not say.
+    """
+
+    value: float
+    reference: float
+    basis: str | None = None
+
+
 class Strategy(abc.ABC):
     """Predicts a positive target for a job and learns from each completed job."""
 
@@ -43,13 +57,14 @@ class Strategy(abc.ABC):
     def predict_one(self, job: Job) -> float:
         """The predicted target value (positive, in the target's units). Pure."""
 
-    def predict_with_reference(self, job: Job) -> tuple[float, float]:
-        """The prediction, and the one the drift detectors score (default: the same). Pure.
+    def predict_detail(self, job: Job) -> Prediction:
+        """The prediction, the one the drift detectors score (default: the same) and its basis
+        (default: None). Pure.
 
         A strategy whose prediction follows each job's own recent runs absorbs a system change
         within a few runs per job, before any detector sees it; it gives a steadier reference."""
         predicted = self.predict_one(job)
-        return predicted, predicted
+        return Prediction(predicted, predicted)
 
     def predict_many(self, jobs: Sequence[Job]) -> list[float]:
         """Predictions for many jobs at once (evaluation scores held-out sets this way). Pure."""

@@ -36,6 +36,8 @@ class WorkerMetrics:
                                  registry=registry)
         self.rolling_error = Gauge("perfstream_rolling_abs_log10_error", "Mean |log10(predicted/observed)| "
                                    "over the recent completions", ["system", "target"], registry=registry)
+        self.coverage = Gauge("perfstream_interval_coverage", "Share of the recent completions within their "
+                              "predicted interval (aimed at 0.8)", ["system", "target"], registry=registry)
         self.buffer_size = Gauge("perfstream_buffer_size", "Samples held by the strategy's replay buffer",
                                  ["system", "target"], registry=registry)
         self.checkpoints = Counter("perfstream_checkpoints_total", "Checkpoints by outcome (written, restored, "
@@ -58,6 +60,7 @@ class WorkerMetrics:
             for target, ts in state.targets.items():
                 if ts.errors:
                     self.rolling_error.labels(system, target).set(sum(ts.errors) / len(ts.errors))
+                    self.coverage.labels(system, target).set(sum(ts.hits) / len(ts.hits))
                 self.buffer_size.labels(system, target).set(ts.strategy.buffer_size)
 
     def observe_output(self, record: Mapping[str, Any], received: float) -> None:
