@@ -46,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--json", help="write the report as JSON here")
     evaluate.add_argument("--report", help="write report.json, table.txt and plots into this folder")
+    evaluate.add_argument("--blank", default="", help="stress test: leave these job fields out of every event, "
+                                                      "e.g. requested_walltime_s,user or features.partition")
 
     replay = commands.add_parser("replay", help="run a source through the Processor, write its output records")
     _source_arguments(replay)
@@ -217,10 +219,17 @@ def _or_dash(value: int | None) -> str:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
+    from pipeline.evaluation.blanking import blank, check_fields
+
+    blanked = _csv(args.blank)
+    check_fields(blanked)  # before the source is read: a typo should not cost the reading
     source, events = _load(args, args.seed)
+    label = Path(args.source).name
+    if blanked:
+        events, label = blank(events, blanked), f"{label} without {', '.join(blanked)}"
     target = args.target or DEFAULT_TARGET[source.kind]
     _compare_and_write(events, source, target, _csv(args.strategies), args.tasks, args.seed,
-                       Path(args.source).name, args.report, args.json, not args.quiet, _command())
+                       label, args.report, args.json, not args.quiet, _command())
 
 
 def _demo(args: argparse.Namespace) -> None:

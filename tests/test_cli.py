@@ -37,6 +37,15 @@ def test_evaluate_with_date_tasks_on_tokio(cori_slice, tmp_path):
     assert report["target"] == "io_throughput_mibps" and len(report["tasks"]) == 2
 
 
+def test_evaluate_with_blanked_fields_says_which_in_its_report(swf_slice, tmp_path):
+    result = perfstream("evaluate", swf_slice, "--strategies", "naive,last2", "--tasks", "2",
+                        "--blank", "user,requested_walltime_s", "--json", tmp_path / "r.json", "--quiet")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["source"].endswith("without user, requested_walltime_s")
+    assert "--blank user,requested_walltime_s" in report["command"]
+
+
 def test_replay_writes_valid_prediction_records(swf_slice, tmp_path):
     out = tmp_path / "predictions.jsonl"
     result = perfstream("replay", swf_slice, "--out", out, "--strategy", "last2", "--quiet")
@@ -74,6 +83,7 @@ def test_demo_runs_the_synthetic_cluster_into_a_report(tmp_path):
     (["evaluate", "synthetic", "--kind", "synthetic", "--jobs", "500", "--strategies", "magic"],
      "unknown strategy 'magic'"),
     (["evaluate", "synthetic", "--kind", "synthetic", "--jobs", "500", "--tasks", "spring"], "--tasks"),
+    (["evaluate", "missing.swf", "--blank", "walltime"], "cannot leave out 'walltime'"),  # before the file
 ])
 def test_user_errors_end_in_one_line_and_exit_2(tmp_path, args, message):
     (tmp_path / "data.txt").write_text("x")
