@@ -6,8 +6,8 @@ from pipeline.learning.history import OTHER, OWN_RUNS, SAME_REQUEST, History
 from pipeline.learning.job import Job
 
 
-def job(user="u", app="a", request=3600.0):
-    return Job("j", "s", 0.0, user=user, app=app, requested_walltime_s=request)
+def job(user="u", app="a", request=3600.0, procs=None):
+    return Job("j", "s", 0.0, user=user, app=app, requested_walltime_s=request, num_procs=procs)
 
 
 def test_a_stranger_has_only_flags():
@@ -122,11 +122,20 @@ def test_an_anchor_is_the_jobs_own_runs_only_from_its_signature_since_the_last_c
     assert history.anchor_source(placed("u1", "g1")) == (3.0, OTHER)  # retired runs, shifted by nothing yet
 
 
-def test_an_anchor_without_the_signatures_runs_is_the_same_request_else_other_history():
+def test_a_job_of_a_new_application_is_anchored_on_its_users_runs_of_the_same_shape():
     history = History()
-    history.update(job(request=3600.0), 3.0)
-    history.update(job(app="b", request=60.0), 2.0)
-    assert history.anchor_source(job(app="c", request=3600.0)) == (3.0, SAME_REQUEST)
+    history.update(job(app="a", request=3600.0, procs=8), 3.0)
+    history.update(job(app="b", request=3600.0, procs=8), 3.2)
+    history.update(job(app="b", request=60.0, procs=8), 1.0)
+    assert history.anchor_source(job(app="c", request=3600.0, procs=8)) == (3.1, OWN_RUNS)
+    assert history.anchor_source(job(app="a", request=3600.0, procs=8)) == (3.0, OWN_RUNS)  # its own first
+
+
+def test_an_anchor_without_runs_of_the_same_shape_is_the_same_request_else_other_history():
+    history = History()
+    history.update(job(request=3600.0, procs=8), 3.0)
+    history.update(job(app="b", request=60.0, procs=8), 2.0)
+    assert history.anchor_source(job(app="c", request=3600.0, procs=16)) == (3.0, SAME_REQUEST)
     assert history.anchor_source(job(app="c", request=7200.0)) == (2.0, OTHER)  # the user's last job
     assert history.anchor_source(job(user="v", app="a")) == (3.0, OTHER)  # the application's last job
     assert history.anchor_source(job(user="v", app="c")) == (None, None)  # a stranger

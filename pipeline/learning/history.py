@@ -90,6 +90,21 @@ class History:
         return job.user, job.app, job.requested_walltime_s, job.num_procs, self.placement(job)
 
     @staticmethod
+    def shape(signature: tuple) -> tuple:
+        """A signature without its application: the user's jobs of one request, size and placement.
+        Their runs stand in for a job whose own signature has none. Pure.
+
+        Executables identify little on some systems: SDSC-SP2 logs 48,616 of them for its 54,034
+        jobs that ran (CTC-SP2 12,302 for 77,205), so most of its jobs had no runs of their own and
+        fell back to the user's last job with the same request. With this fallback 64% of its jobs
+        are predicted from agreeing runs (their own or their shape's) instead of 5%, and the default's
+        whole-sequence error fell from 0.549 to 0.422 (CTC-SP2's 0.443 to 0.439; README, "Choosing
+        the default").
+        """
+        user, _, *rest = signature
+        return user, None, *rest
+
+    @staticmethod
     def placement(job: Job) -> tuple:
         """Where a job runs: its string features, with the health status of each that names a
         component with health reports (a job on a degraded file system runs somewhere else). Pure.
@@ -185,8 +200,9 @@ class History:
         """The most specific history value for ``job``, or ``None`` for a stranger. Pure.
 
         In order: the median of the last runs of the same signature (they survive in memory long
-        after the user moved on, so a job like an old one is still predicted like it), the user's
-        last job with the same request, the user's last job, the application's last job.
+        after the user moved on, so a job like an old one is still predicted like it), else of the
+        user's runs of the same shape under any application (:meth:`shape`), the user's last job
+        with the same request, the user's last job, the application's last job.
         """
         return self._anchor(job)[0]
 
@@ -214,7 +230,10 @@ class History:
 
         Only :meth:`anchor_source` pays for the check: the strategies that need the value alone
         call this through :meth:`anchor` on every prediction."""
-        signature, runs = self._signature_median(self.signature(job))
+        key = self.signature(job)
+        signature, runs = self._signature_median(key)
+        if signature is None and job.app is not None:
+            signature, runs = self._signature_median(self.shape(key))
         if signature is not None:
             return signature, (OTHER if runs is None else OWN_RUNS), runs
         user = self.users.get(job.user) if job.user is not None else None
@@ -234,6 +253,25 @@ class History:
         signature is stored under, for callers that key records of their own by it (one key object
         then serves both tables)."""
         key = self._stored_key(job)
+        self._store_run(key, log_y)
+        if job.app is not None:
+            self._store_run(self.shape(key), log_y)
+        if job.user is not None:
+            user = self._touch(self.users, job.user)
+            if job.requested_walltime_s:
+                ratio = log_y - math.log10(job.requested_walltime_s)
+                user.ratio_ewma = ratio if user.ratio_ewma is None else self._mix(user.ratio_ewma, ratio)
+                user.by_request = self._remember(user.by_request, job.requested_walltime_s, log_y)
+            if job.app is not None:
+                user.by_app = self._remember(user.by_app, job.app, log_y)
+            self._record(user, log_y)
+        if job.app is not None:
+            self._record(self._touch(self.apps, job.app), log_y)
+        return key
+
+    def _store_run(self, key: tuple, log_y: float) -> None:
+        """Append a run to a signature's, retiring the oldest beyond ``signature_runs``; a retired
+        signature that runs again first says how far its regime's runs are off now."""
         runs = self.signatures.get(key)
         if runs is None:
             if key in self.retired:
@@ -247,18 +285,6 @@ class History:
         runs.append(log_y)
         if len(runs) > self.signature_runs:
             runs.pop(0)
-        if job.user is not None:
-            user = self._touch(self.users, job.user)
-            if job.requested_walltime_s:
-                ratio = log_y - math.log10(job.requested_walltime_s)
-                user.ratio_ewma = ratio if user.ratio_ewma is None else self._mix(user.ratio_ewma, ratio)
-                user.by_request = self._remember(user.by_request, job.requested_walltime_s, log_y)
-            if job.app is not None:
-                user.by_app = self._remember(user.by_app, job.app, log_y)
-            self._record(user, log_y)
-        if job.app is not None:
-            self._record(self._touch(self.apps, job.app), log_y)
-        return key
 
     def _touch(self, table: OrderedDict[str | None, _Record], key: str) -> _Record:
         record = table.get(key)
