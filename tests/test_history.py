@@ -131,6 +131,12 @@ def test_a_job_of_a_new_application_is_anchored_on_its_users_runs_of_the_same_sh
     assert history.anchor_source(job(app="a", request=3600.0, procs=8)) == (3.0, OWN_RUNS)  # its own first
 
 
+def test_jobs_of_unknown_users_have_no_shape_to_share():
+    history = History()
+    history.update(job(user=None, app="a", request=3600.0, procs=8), 3.0)
+    assert history.anchor_source(job(user=None, app="b", request=3600.0, procs=8)) == (None, None)
+
+
 def test_an_anchor_without_runs_of_the_same_shape_is_the_same_request_else_other_history():
     history = History()
     history.update(job(request=3600.0, procs=8), 3.0)

@@ -92,7 +92,7 @@ class History:
     @staticmethod
     def shape(signature: tuple) -> tuple:
         """A signature without its application: the user's jobs of one request, size and placement.
-        Their runs stand in for a job whose own signature has none. Pure.
+        Their runs stand in for a job of a known user whose own signature has none. Pure.
 
         Executables identify little on some systems: SDSC-SP2 logs 48,616 of them for its 54,034
         jobs that ran (CTC-SP2 12,302 for 77,205), so most of its jobs had no runs of their own and
@@ -232,7 +232,7 @@ class History:
         call this through :meth:`anchor` on every prediction."""
         key = self.signature(job)
         signature, runs = self._signature_median(key)
-        if signature is None and job.app is not None:
+        if signature is None and _has_shape(job):
             signature, runs = self._signature_median(self.shape(key))
         if signature is not None:
             return signature, (OTHER if runs is None else OWN_RUNS), runs
@@ -254,7 +254,7 @@ class History:
         then serves both tables)."""
         key = self._stored_key(job)
         self._store_run(key, log_y)
-        if job.app is not None:
+        if _has_shape(job):
             self._store_run(self.shape(key), log_y)
         if job.user is not None:
             user = self._touch(self.users, job.user)
@@ -317,6 +317,13 @@ def _median(values: Sequence[float]) -> float:
     ordered = sorted(values)
     middle = len(ordered) // 2
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _has_shape(job: Job) -> bool:
+    """Whether ``job`` has a shape apart from its signature: a known user and an application. Without
+    the user a shape lumps everyone's jobs of one size together: on SDSC-SP2 with neither users nor
+    requested times the default's whole-sequence error rose from 0.636 to 1.043 (naive 0.748)."""
+    return job.user is not None and job.app is not None
 
 
 def _same_request(user: _Record, job: Job) -> float | None:
