@@ -201,7 +201,8 @@ class Consensus(Predictors):
         follows each job's own runs, which absorb a system change before a detector sees it: the
         synthetic cluster's unannounced slowdown was flagged after 1,357 jobs instead of 263); and
         as its basis the anchor's kind, ``stranger`` or ``settling``. On SDSC-SP2 the mean error by
-        basis was own runs 0.36, same request 0.39, other 0.63, stranger 0.74 (README, "Intervals")."""
+        basis is own runs 0.33, other 0.57, same request 0.58, stranger 0.71 (README, "Prediction
+        intervals by basis")."""
         inputs = self._inputs(job)
         vote, median = self._votes(inputs)
         if self.settling.active:
