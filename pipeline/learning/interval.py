@@ -55,7 +55,8 @@ class GroupedInterval:
     interval covers the well-founded ones too often and the guesses too seldom. Each group's
     interval is fitted on that group's residuals alone, which is Mondrian conformal prediction
     [1]_: coverage holds within every group, not only on average. A group uses the pooled
-    interval until it has ``min_group`` residuals of its own.
+    interval until it has ``min_group`` residuals of its own. Bases are few (``consensus`` names
+    five), so the groups need no bound of their own.
 
     Parameters
     ----------
