@@ -78,6 +78,15 @@ def test_select_trusts_a_users_repeated_identical_jobs():
     assert abs(math.log10(predicted / 123.0)) < 0.01
 
 
+def test_select_names_the_candidate_it_chose_as_its_basis():
+    selector = Selector(StrategyContext("runtime_s"))
+    _noisy_population(selector)
+    for i in range(5):  # one user repeats the same job: its anchor has been exact
+        selector.learn_one(Job(f"r{i}", "s", 300.0 + i, user="repeat", requested_walltime_s=900), 123.0)
+    prediction = selector.predict_detail(Job("next", "s", 400.0, user="repeat", requested_walltime_s=900))
+    assert prediction.basis == "anchor" and prediction.value == prediction.reference
+
+
 def _next_job(user: str) -> Job:
     """A job of ``user`` with the request the noisy population used."""
     return Job("next", "s", 300.0, user=user, requested_walltime_s=3600)

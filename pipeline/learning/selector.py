@@ -18,7 +18,7 @@ from collections.abc import Hashable
 
 from pipeline.learning.consensus import Inputs, Predictors
 from pipeline.learning.job import Job
-from pipeline.learning.strategy import StrategyContext
+from pipeline.learning.strategy import Prediction, StrategyContext
 
 CANDIDATES = ("anchor", "same_app", "mean2", "model", "plain")
 
@@ -80,9 +80,15 @@ class Selector(Predictors):
         return self.global_errors
 
     def predict_one(self, job: Job) -> float:
+        return self.predict_detail(job).value
+
+    def predict_detail(self, job: Job) -> Prediction:
+        """The chosen candidate's prediction, with the candidate as its basis: each candidate errs by
+        its own amount, so each gets its own interval."""
         errors = self._errors(job)
         best = CANDIDATES[min(range(len(CANDIDATES)), key=errors.__getitem__)]
-        return self._output(self._candidates(self._inputs(job), only=best)[best])
+        predicted = self._output(self._candidates(self._inputs(job), only=best)[best])
+        return Prediction(predicted, predicted, best)
 
     def learn_one(self, job: Job, y: float) -> None:
         log_y = math.log10(y)
