@@ -5,6 +5,7 @@ import math
 import pytest
 
 from pipeline.learning.baselines import Frozen, Last2
+from pipeline.learning.history import OWN_RUNS, STRANGER
 from pipeline.learning.job import Job
 from pipeline.learning.registry import STRATEGIES, UnknownStrategy, make_strategy, resolve
 from pipeline.learning.strategy import StrategyContext
@@ -38,6 +39,26 @@ def test_predicting_changes_nothing(name):
     first = strategy.predict_many(probe)
     assert [strategy.predict_one(job) for job in probe] == pytest.approx(first)
     assert strategy.predict_many(probe) == pytest.approx(first)
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_the_detailed_prediction_is_the_prediction(name):
+    strategy = make_strategy(name, StrategyContext("runtime_s"))
+    jobs = list(stationary_jobs(400))
+    for job, y in jobs[:300]:
+        strategy.learn_one(job, y)
+    assert [strategy.predict_detail(job).value for job, _ in jobs[300:]] == [
+        strategy.predict_one(job) for job, _ in jobs[300:]]
+
+
+@pytest.mark.parametrize("name", ["history", "replay", "drift-reset", "experts", "consensus"])
+def test_strategies_that_anchor_on_the_history_name_the_anchors_kind_as_basis(name):
+    strategy = make_strategy(name, StrategyContext("runtime_s"))
+    job = Job("x", "s", 1000.0, user="u", app="a", num_procs=8, requested_walltime_s=3600)
+    assert strategy.predict_detail(job).basis == STRANGER
+    for i in range(5):
+        strategy.learn_one(Job(str(i), "s", float(i), user="u", app="a", num_procs=8, requested_walltime_s=3600), 60.0)
+    assert strategy.predict_detail(job).basis == OWN_RUNS
 
 
 @pytest.mark.parametrize("name", sorted(set(STRATEGIES) - {"median"}))

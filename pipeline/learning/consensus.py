@@ -36,15 +36,15 @@ from dataclasses import dataclass
 
 from pipeline.learning.baselines import ObservedRange, cold_start
 from pipeline.learning.drift import Alarm
-from pipeline.learning.history import OWN_RUNS, SAME_REQUEST, History
+from pipeline.learning.history import OWN_RUNS, SAME_REQUEST, STRANGER, History
 from pipeline.learning.job import Job
 from pipeline.learning.regressors import LogLinearRegressor, Sample, anchored, make_sample
 from pipeline.learning.replay import ReservoirBuffer
 from pipeline.learning.settling import Settling
 from pipeline.learning.strategy import Prediction, Strategy, StrategyContext
 
-# what a prediction rests on besides the anchor kinds (History.anchor_source)
-STRANGER, SETTLING = "stranger", "settling"
+# what a prediction rests on besides the anchor's kind (History.anchor_source): the models settling
+SETTLING = "settling"
 
 
 @dataclass(slots=True)

@@ -20,7 +20,7 @@ from pipeline.learning.history import History
 from pipeline.learning.job import Job
 from pipeline.learning.regressors import LogLinearRegressor, Sample, anchored_sample
 from pipeline.learning.replay import ReservoirBuffer
-from pipeline.learning.strategy import Strategy, StrategyContext
+from pipeline.learning.strategy import Prediction, Strategy, StrategyContext
 
 
 class HistoryLinear(Strategy):
@@ -53,10 +53,15 @@ class HistoryLinear(Strategy):
         return anchored_sample(job, self.history, anchor, log_y)
 
     def predict_one(self, job: Job) -> float:
-        anchor = self._anchor(job)
+        return self.predict_detail(job).value
+
+    def predict_detail(self, job: Job) -> Prediction:
+        """The prediction, with the anchor's kind as its basis (:meth:`History.anchor_basis`)."""
+        anchor, basis = self.history.anchor_basis(job, math.log10(cold_start(job, self.target)))
         if not self.n_learned:
-            return 10.0**anchor
-        return 10.0 ** self.range.clamp(anchor + self.model.predict(self.sample(job, anchor)))
+            return Prediction(10.0**anchor, 10.0**anchor, basis)
+        predicted = 10.0 ** self.range.clamp(anchor + self.model.predict(self.sample(job, anchor)))
+        return Prediction(predicted, predicted, basis)
 
     def learn_one(self, job: Job, y: float) -> None:
         log_y = math.log10(y)

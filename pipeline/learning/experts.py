@@ -22,7 +22,7 @@ from pipeline.learning.history import History
 from pipeline.learning.job import Job
 from pipeline.learning.regressors import LogLinearRegressor, Sample, anchored_sample
 from pipeline.learning.replay import StratifiedBuffer
-from pipeline.learning.strategy import Strategy, StrategyContext
+from pipeline.learning.strategy import Prediction, Strategy, StrategyContext
 
 
 @dataclass
@@ -75,13 +75,16 @@ class Experts(Strategy):
         return min(self.experts, key=lambda e: e.recent_error)
 
     def predict_one(self, job: Job) -> float:
-        anchor = self._anchor(job)
-        if not self.n_learned:
-            return 10.0**anchor
+        return self.predict_detail(job).value
+
+    def predict_detail(self, job: Job) -> Prediction:
+        """The best expert's prediction, with the anchor's kind as its basis (:meth:`History.anchor_basis`)."""
+        anchor, basis = self.history.anchor_basis(job, math.log10(cold_start(job, self.target)))
         best = self._best()
-        if not best.learned:
-            return 10.0**anchor
-        return 10.0 ** self.range.clamp(anchor + best.model.predict(anchored_sample(job, self.history, anchor)))
+        if not self.n_learned or not best.learned:
+            return Prediction(10.0**anchor, 10.0**anchor, basis)
+        log_value = self.range.clamp(anchor + best.model.predict(anchored_sample(job, self.history, anchor)))
+        return Prediction(10.0**log_value, 10.0**log_value, basis)
 
     def learn_one(self, job: Job, y: float) -> None:
         log_y = math.log10(y)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from pipeline.learning.job import Job
 
-# How closely an anchor speaks for a job (History.anchor_source)
-OWN_RUNS, SAME_REQUEST, OTHER = "own runs", "same request", "other"
+# How closely an anchor speaks for a job (History.anchor_source); a stranger has none
+OWN_RUNS, SAME_REQUEST, OTHER, STRANGER = "own runs", "same request", "other", "stranger"
 
 
 @dataclass
@@ -242,6 +242,14 @@ class History:
             return (same, SAME_REQUEST, None) if same is not None else (user.last[-1], OTHER, None)
         app = self.apps.get(job.app) if job.app is not None else None
         return (app.last[-1], OTHER, None) if app is not None else (None, None, None)
+
+    def anchor_basis(self, job: Job, fallback: float) -> tuple[float, str]:
+        """:meth:`anchor_source`, with ``fallback`` as a stranger's anchor and ``STRANGER`` as its
+        kind: what a prediction built on the anchor rests on. Pure."""
+        anchor, kind = self.anchor_source(job)
+        if anchor is None or kind is None:  # a stranger: the two are None together
+            return fallback, STRANGER
+        return anchor, kind
 
     def anchor_or(self, job: Job, fallback: float) -> float:
         """:meth:`anchor`, or ``fallback`` for a stranger."""
