@@ -29,13 +29,18 @@ def test_predicts_a_positive_finite_value_before_learning_anything(name):
     assert value > 0 and math.isfinite(value)
 
 
-@pytest.mark.parametrize("name", sorted(STRATEGIES))
-def test_predicting_changes_nothing(name):
+def learned_and_probe(name):
+    """``name`` after 300 stationary jobs, and the next 100 jobs to predict."""
     strategy = make_strategy(name, StrategyContext("runtime_s"))
     jobs = list(stationary_jobs(400))
     for job, y in jobs[:300]:
         strategy.learn_one(job, y)
-    probe = [job for job, _ in jobs[300:]]
+    return strategy, [job for job, _ in jobs[300:]]
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_predicting_changes_nothing(name):
+    strategy, probe = learned_and_probe(name)
     first = strategy.predict_many(probe)
     assert [strategy.predict_one(job) for job in probe] == pytest.approx(first)
     assert strategy.predict_many(probe) == pytest.approx(first)
@@ -43,12 +48,8 @@ def test_predicting_changes_nothing(name):
 
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
 def test_the_detailed_prediction_is_the_prediction(name):
-    strategy = make_strategy(name, StrategyContext("runtime_s"))
-    jobs = list(stationary_jobs(400))
-    for job, y in jobs[:300]:
-        strategy.learn_one(job, y)
-    assert [strategy.predict_detail(job).value for job, _ in jobs[300:]] == [
-        strategy.predict_one(job) for job, _ in jobs[300:]]
+    strategy, probe = learned_and_probe(name)
+    assert [strategy.predict_detail(job).value for job in probe] == [strategy.predict_one(job) for job in probe]
 
 
 @pytest.mark.parametrize("name", ["history", "replay", "drift-reset", "experts", "consensus"])
