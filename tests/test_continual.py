@@ -7,7 +7,7 @@ import pytest
 from pipeline.learning.consensus import Consensus
 from pipeline.learning.continual import DriftReset, Replay
 from pipeline.learning.drift import Alarm
-from pipeline.learning.history import OTHER, OWN_RUNS, SAME_REQUEST, History
+from pipeline.learning.history import OTHER, OWN_RUNS, SAME_REQUEST, STRANGER, History
 from pipeline.learning.job import Job
 from pipeline.learning.selector import Selector
 from pipeline.learning.settling import Settling
@@ -152,7 +152,7 @@ def test_consensus_predicts_a_stranger_with_the_plain_model():
     _noisy_population(consensus)
     stranger = _next_job("stranger")
     inputs = consensus._inputs(stranger)
-    assert inputs.kind is None and inputs.anchor == math.log10(3600)  # the requested time
+    assert inputs.kind == STRANGER and inputs.anchor == math.log10(3600)  # the requested time
     assert math.log10(consensus.predict_one(stranger)) == pytest.approx(consensus._plain(inputs))
 
 

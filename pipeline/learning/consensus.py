@@ -54,7 +54,7 @@ class Inputs:
 
     fallback: float
     anchor: float
-    kind: str | None  # how closely the anchor speaks for the job (History.anchor_source); None: a stranger
+    kind: str  # how closely the anchor speaks for the job (History.anchor_basis), STRANGER for none
     history: dict[str, float]
     plain: Sample
     residual: Sample
@@ -91,8 +91,7 @@ class Predictors(Strategy):
     def _inputs(self, job: Job) -> Inputs:
         """The inputs of ``job``'s predictors. Pure."""
         fallback = math.log10(cold_start(job, self.target))
-        anchor, kind = self.history.anchor_source(job)
-        anchor = fallback if anchor is None else anchor
+        anchor, kind = self.history.anchor_basis(job, fallback)
         values, flags = self.history.features(job)
         plain = make_sample(job)
         residual = anchored(Sample({**plain.scaled, **values}, {**plain.fixed, **flags}), anchor)
@@ -186,7 +185,7 @@ class Consensus(Predictors):
         median = sorted((inputs.anchor, model, plain))[1]
         if self.settling.active:  # after an announced change the history is young or shifted
             return median, median
-        if inputs.kind is None:
+        if inputs.kind == STRANGER:
             return plain, median
         low, high = sorted((model, plain))
         nearer = min(max(inputs.anchor, low), high)  # the anchor itself when between them: the median
@@ -205,11 +204,10 @@ class Consensus(Predictors):
         intervals by basis")."""
         inputs = self._inputs(job)
         vote, median = self._votes(inputs)
+        basis = inputs.kind
         if self.settling.active:
             vote += self.settling.offset(History.placement(job))
             basis = SETTLING
-        else:
-            basis = STRANGER if inputs.kind is None else inputs.kind
         return Prediction(self._output(vote), self._output(median), basis)
 
     def learn_one(self, job: Job, y: float) -> None:
