@@ -43,9 +43,13 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--target", help="outcome to predict (default: runtime_s; io_throughput_mibps for tokio)")
     evaluate.add_argument("--strategies", default=DEFAULT_STRATEGIES, help=f"comma list (default {DEFAULT_STRATEGIES})")
     evaluate.add_argument("--tasks", default="4", help="N equal time slices, or cut dates YYYY-MM-DD,YYYY-MM-DD")
-    evaluate.add_argument("--seed", type=int, default=0)
-    evaluate.add_argument("--json", help="write the report as JSON here")
-    evaluate.add_argument("--report", help="write report.json, table.txt and plots into this folder")
+    seeding = evaluate.add_mutually_exclusive_group()
+    seeding.add_argument("--seed", type=int, default=0, help="seed of the held-out split (and of a synthetic cluster)")
+    seeding.add_argument("--seeds", help="comma list: evaluate once per seed, then report how far each number "
+                                         "moved between them")
+    evaluate.add_argument("--json", help="write the report as JSON here (with --seeds: every seed's and the spread)")
+    evaluate.add_argument("--report", help="write report.json, table.txt and plots into this folder "
+                                           "(with --seeds: one folder per seed, and across_seeds.json)")
     evaluate.add_argument("--blank", default="", help="stress test: leave these job fields out of every event, "
                                                       "e.g. requested_walltime_s,user or features.partition")
 
@@ -219,17 +223,44 @@ def _or_dash(value: int | None) -> str:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from pipeline.evaluation.blanking import blank, check_fields
+    from pipeline.evaluation.blanking import check_fields
+
+    check_fields(_csv(args.blank))  # before the source is read: a typo should not cost the reading
+    if not args.seeds:
+        _evaluate_seed(args, args.seed, args.report, args.json)
+        return
+    from pipeline.evaluation.report import write_json
+    from pipeline.evaluation.seeds import across_seeds, format_across_seeds
+
+    seeds = [int(seed) for seed in _csv(args.seeds)]
+    reports = [_evaluate_seed(args, seed, args.report and Path(args.report) / f"seed-{seed}", None)
+               for seed in seeds]
+    spread = across_seeds(reports)
+    print("\n" + format_across_seeds(spread, seeds))
+    combined = {"seeds": seeds, "command": _command(), "across_seeds": spread, "reports": reports}
+    if args.json:
+        write_json(combined, args.json)
+    if args.report:
+        from pipeline.evaluation.plots import plot_across_seeds
+
+        write_json(combined, Path(args.report) / "across_seeds.json")
+        plot_across_seeds(spread, seeds, Path(args.report) / "across_seeds.png")
+        print(f"across seeds: {args.report}/across_seeds.json, across_seeds.png")
+
+
+def _evaluate_seed(args: argparse.Namespace, seed: int, report_dir, json_path) -> dict:
+    """One evaluation of ``args`` with ``seed``: the source read (a synthetic cluster depends on the
+    seed), fields blanked, strategies compared and the report written; returns the report."""
+    from pipeline.evaluation.blanking import blank
 
     blanked = _csv(args.blank)
-    check_fields(blanked)  # before the source is read: a typo should not cost the reading
-    source, events = _load(args, args.seed)
+    source, events = _load(args, seed)
     label = Path(args.source).name
     if blanked:
         events, label = blank(events, blanked), f"{label} without {', '.join(blanked)}"
     target = args.target or DEFAULT_TARGET[source.kind]
-    _compare_and_write(events, source, target, _csv(args.strategies), args.tasks, args.seed,
-                       label, args.report, args.json, not args.quiet, _command())
+    return _compare_and_write(events, source, target, _csv(args.strategies), args.tasks, seed,
+                              label, report_dir, json_path, not args.quiet, _command())
 
 
 def _demo(args: argparse.Namespace) -> None:

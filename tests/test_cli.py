@@ -103,3 +103,22 @@ def test_malformed_line_is_named_and_lenient_counts_it(swf_slice, tmp_path):
     assert f"{swf_slice}:{index + 1}: field 2 (submit time): 'soon' is not a number" in strict.stderr
     lenient = perfstream("replay", swf_slice, "--out", tmp_path / "o.jsonl", "--quiet", "--lenient")
     assert lenient.returncode == 0 and "malformed: field 2 (submit time)" in lenient.stdout
+
+
+def test_evaluate_over_seeds_reports_each_seed_and_the_spread(swf_slice, tmp_path):
+    result = perfstream("evaluate", swf_slice, "--strategies", "naive,last2", "--tasks", "2", "--seeds", "0,1",
+                        "--json", tmp_path / "r.json", "--report", tmp_path / "report", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "across seeds 0, 1: mean [min, max]" in result.stdout
+    combined = json.loads((tmp_path / "r.json").read_text())
+    assert combined["seeds"] == [0, 1] and [r["seed"] for r in combined["reports"]] == [0, 1]
+    last2 = combined["across_seeds"]["last2"]["whole_sequence_error"]
+    assert last2["values"] == [r["strategies"]["last2"]["whole_sequence_error"] for r in combined["reports"]]
+    assert last2["min"] < last2["max"]  # the seeds hold out different jobs
+    for name in ("seed-0/report.json", "seed-1/table.txt", "across_seeds.json", "across_seeds.png"):
+        assert (tmp_path / "report" / name).stat().st_size > 0
+
+
+def test_evaluate_refuses_one_seed_and_several_at_once(swf_slice):
+    result = perfstream("evaluate", swf_slice, "--seed", "1", "--seeds", "0,1", "--quiet")
+    assert result.returncode == 2 and "not allowed with argument" in result.stderr

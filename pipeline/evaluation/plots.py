@@ -71,3 +71,26 @@ def plot_task_matrices(report: dict[str, Any], path: str | Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
+
+
+def plot_across_seeds(spread: dict[str, Any], seeds: list[int], path: str | Path) -> Path:
+    """Whole-sequence error and BWT of each strategy on each seed (one dot per seed, a bar at the mean)."""
+    names = list(spread)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.45 * len(names) + 1.5), sharey=True)
+    for ax, number, label in ((axes[0], "whole_sequence_error", "whole-sequence |log10 error|"),
+                              (axes[1], "bwt", "BWT (positive: forgetting)")):
+        for row, name in enumerate(names):
+            stats = spread[name][number]
+            values = [v for v in stats["values"] if v is not None]
+            ax.plot(values, [row] * len(values), "o", color="tab:blue", alpha=0.6, markersize=5)
+            if stats["mean"] is not None:
+                ax.plot([stats["mean"]] * 2, [row - 0.3, row + 0.3], color="black", linewidth=1.5)
+        ax.set_xlabel(label)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(range(len(names)), names)
+    axes[0].invert_yaxis()
+    fig.suptitle(f"across seeds {', '.join(map(str, seeds))} of the held-out split (bar: mean)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)

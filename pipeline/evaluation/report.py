@@ -11,7 +11,7 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def _aligned(rows: list[tuple[str, ...]]) -> list[str]:
+def aligned(rows: list[tuple[str, ...]]) -> list[str]:
     """Rows as columns: the first left-aligned, the rest right-aligned, a rule under the header."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [" | ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
@@ -39,7 +39,7 @@ def format_table(report: dict[str, Any]) -> str:
         ))
     tasks = ", ".join(f"T{i + 1}: {t['n_stream']}+{t['n_test']}" for i, t in enumerate(report["tasks"]))
     title = f"{report['source']} | target {report['target']} | seed {report['seed']} | jobs stream+test {tasks}"
-    lines = [title, *_aligned(rows)]
+    lines = [title, *aligned(rows)]
     basis_rows = [("strategy / basis", "share", "preq median", "preq mean", "cover", "width")]
     for name, s in report["strategies"].items():
         for basis, b in s["by_basis"].items():
@@ -47,7 +47,7 @@ def format_table(report: dict[str, Any]) -> str:
                                _fmt(b["mean_abs_log10"]), _fmt(b["interval_coverage"]),
                                _fmt(b["interval_width_log10"], 2)))
     if len(basis_rows) > 1:
-        lines += ["", "by what each prediction rests on (prequential):", *_aligned(basis_rows)]
+        lines += ["", "by what each prediction rests on (prequential):", *aligned(basis_rows)]
     return "\n".join(lines)
 
 
