@@ -24,6 +24,17 @@ DEFAULT_STRATEGIES = "naive,frozen,median,last2,cumulative,replay,select,consens
 DEMO_STRATEGIES = "naive,frozen,last2,replay,consensus"  # cumulative's refits would take it past a minute
 
 
+def _seeds(text: str) -> list[int]:
+    """``--seeds``: two or more distinct integers, comma-separated."""
+    try:
+        seeds = [int(seed) for seed in _csv(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma list of integers: {text!r}") from None
+    if len(seeds) < 2 or len(set(seeds)) < len(seeds):
+        raise argparse.ArgumentTypeError(f"needs two or more distinct seeds: {text!r}")
+    return seeds
+
+
 def _csv(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
@@ -45,11 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--tasks", default="4", help="N equal time slices, or cut dates YYYY-MM-DD,YYYY-MM-DD")
     seeding = evaluate.add_mutually_exclusive_group()
     seeding.add_argument("--seed", type=int, default=0, help="seed of the held-out split (and of a synthetic cluster)")
-    seeding.add_argument("--seeds", help="comma list: evaluate once per seed, then report how far each number "
-                                         "moved between them")
+    seeding.add_argument("--seeds", type=_seeds, help="comma list, e.g. 0,1,2: evaluate once per seed, then "
+                                                      "report how far each number moved between them")
     evaluate.add_argument("--json", help="write the report as JSON here (with --seeds: every seed's and the spread)")
     evaluate.add_argument("--report", help="write report.json, table.txt and plots into this folder "
-                                           "(with --seeds: one folder per seed, and across_seeds.json)")
+                                           "(with --seeds: one folder per seed, across_seeds.json and .png)")
     evaluate.add_argument("--blank", default="", help="stress test: leave these job fields out of every event, "
                                                       "e.g. requested_walltime_s,user or features.partition")
 
@@ -232,7 +243,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     from pipeline.evaluation.report import write_json
     from pipeline.evaluation.seeds import across_seeds, format_across_seeds
 
-    seeds = [int(seed) for seed in _csv(args.seeds)]
+    seeds = args.seeds
     reports = [_evaluate_seed(args, seed, args.report and Path(args.report) / f"seed-{seed}", None)
                for seed in seeds]
     spread = across_seeds(reports)
@@ -248,7 +259,8 @@ def _evaluate(args: argparse.Namespace) -> None:
         print(f"across seeds: {args.report}/across_seeds.json, across_seeds.png")
 
 
-def _evaluate_seed(args: argparse.Namespace, seed: int, report_dir, json_path) -> dict:
+def _evaluate_seed(args: argparse.Namespace, seed: int, report_dir: str | Path | None, json_path: str | None
+                   ) -> dict:
     """One evaluation of ``args`` with ``seed``: the source read (a synthetic cluster depends on the
     seed), fields blanked, strategies compared and the report written; returns the report."""
     from pipeline.evaluation.blanking import blank

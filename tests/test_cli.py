@@ -122,3 +122,9 @@ def test_evaluate_over_seeds_reports_each_seed_and_the_spread(swf_slice, tmp_pat
 def test_evaluate_refuses_one_seed_and_several_at_once(swf_slice):
     result = perfstream("evaluate", swf_slice, "--seed", "1", "--seeds", "0,1", "--quiet")
     assert result.returncode == 2 and "not allowed with argument" in result.stderr
+
+
+@pytest.mark.parametrize("seeds", ["0,x", "3", "1,1"])
+def test_evaluate_refuses_seeds_that_are_not_two_or_more_distinct_integers(swf_slice, seeds):
+    result = perfstream("evaluate", swf_slice, "--seeds", seeds, "--quiet")
+    assert result.returncode == 2 and "--seeds" in result.stderr and repr(seeds) in result.stderr
