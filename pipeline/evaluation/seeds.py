@@ -1,7 +1,7 @@
 """One comparison repeated over several seeds: how far each number moves with the held-out split.
 
 The seed draws the 20% of each task held out for the task matrix (and the jobs of a synthetic
-cluster). On Cori the continual strategies' whole-sequence error moved by up to 0.021 between
+cluster). On Cori the continual strategies' whole-sequence error moved by up to 0.024 between
 seeds 0, 1 and 2 while naive's stayed at 0.208 (README, "Cori over three seeds"), so a claim
 about one split needs the others beside it.
 """
