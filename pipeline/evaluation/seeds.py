@@ -43,19 +43,19 @@ def across_seeds(reports: Sequence[dict[str, Any]]) -> dict[str, dict[str, dict[
     True
     """
     names = list(dict.fromkeys(name for report in reports for name in report["strategies"]))
-    summary: dict[str, dict[str, dict[str, Any]]] = {}
+    spread: dict[str, dict[str, dict[str, Any]]] = {}
     for name in names:
-        summary[name] = {}
+        spread[name] = {}
         for number, read in _NUMBERS.items():
             values = [read(r["strategies"][name]) if name in r["strategies"] else None for r in reports]
             known = [v for v in values if v is not None]
-            summary[name][number] = {
+            spread[name][number] = {
                 "values": values,
                 "mean": sum(known) / len(known) if known else None,
                 "min": min(known) if known else None,
                 "max": max(known) if known else None,
             }
-    return summary
+    return spread
 
 
 def _spread(stats: dict[str, Any], digits: int) -> str:
@@ -64,10 +64,10 @@ def _spread(stats: dict[str, Any], digits: int) -> str:
     return f"{stats['mean']:.{digits}f} [{stats['min']:.{digits}f}, {stats['max']:.{digits}f}]"
 
 
-def format_across_seeds(summary: dict[str, dict[str, dict[str, Any]]], seeds: Sequence[int]) -> str:
+def format_across_seeds(spread: dict[str, dict[str, dict[str, Any]]], seeds: Sequence[int]) -> str:
     """The spread as a terminal table: mean [min, max] over the seeds."""
     rows = [("strategy", "whole-seq", "BWT", "vs naive", "preq median", "preq mean", "tol acc vs naive")]
-    for name, numbers in summary.items():
+    for name, numbers in spread.items():
         rows.append((name, _spread(numbers["whole_sequence_error"], 3), _spread(numbers["bwt"], 4),
                      _spread(numbers["improvement_vs_naive"], 2), _spread(numbers["median_abs_log10"], 3),
                      _spread(numbers["mean_abs_log10"], 3), _spread(numbers["tolerance_accuracy_ratio_vs_naive"], 2)))

@@ -228,8 +228,8 @@ class History:
         """:meth:`anchor_source` before its runs are checked for agreement, and those runs (the
         signature's since the last announced change, if the anchor is their median). Pure.
 
-        Only :meth:`anchor_source` pays for the check: the strategies that need the value alone
-        call this through :meth:`anchor` on every prediction."""
+        Only :meth:`anchor_source` pays for the check: learning needs the value alone and calls this
+        through :meth:`anchor_or` on every completion."""
         key = self.signature(job)
         signature, runs = self._signature_median(key)
         if signature is None and _has_shape(job):
@@ -252,7 +252,8 @@ class History:
         return anchor, kind
 
     def anchor_or(self, job: Job, fallback: float) -> float:
-        """:meth:`anchor`, or ``fallback`` for a stranger."""
+        """:meth:`anchor`, or ``fallback`` for a stranger: :meth:`anchor_basis`'s value without the
+        agreement check, for learning, where the kind is not needed."""
         anchor = self.anchor(job)
         return fallback if anchor is None else anchor
 
