@@ -92,10 +92,10 @@ def _worker_command(commands) -> None:
     worker.add_argument("--group", default=env("GROUP", "perfstream"), help="consumer group (PERFSTREAM_GROUP)")
     worker.add_argument("--strategy", default=env("STRATEGY", "default"), help="(PERFSTREAM_STRATEGY)")
     worker.add_argument("--targets", default=env("TARGETS", "runtime_s"), help="comma list (PERFSTREAM_TARGETS)")
-    worker.add_argument("--checkpoint-every-events", type=int, default=int(env("CHECKPOINT_EVERY_EVENTS", "50000")),
+    worker.add_argument("--checkpoint-every-events", type=int, default=env("CHECKPOINT_EVERY_EVENTS", "50000"),
                         help="per partition (PERFSTREAM_CHECKPOINT_EVERY_EVENTS, default 50000)")
     worker.add_argument("--checkpoint-every-seconds", type=float,
-                        default=float(env("CHECKPOINT_EVERY_SECONDS", "60")),
+                        default=env("CHECKPOINT_EVERY_SECONDS", "60"),
                         help="(PERFSTREAM_CHECKPOINT_EVERY_SECONDS, default 60)")
     worker.add_argument("--checkpoint-key-file", default=env("CHECKPOINT_KEY_FILE"),
                         help="file with the HMAC key (PERFSTREAM_CHECKPOINT_KEY_FILE); "
@@ -103,13 +103,13 @@ def _worker_command(commands) -> None:
     worker.add_argument("--previous-checkpoint-key-file", default=env("PREVIOUS_CHECKPOINT_KEY_FILE"),
                         help="during a key rotation: file with the old key, still accepted when loading "
                              "(PERFSTREAM_PREVIOUS_CHECKPOINT_KEY_FILE; else PERFSTREAM_PREVIOUS_CHECKPOINT_KEY)")
-    worker.add_argument("--metrics-port", type=int, default=int(env("METRICS_PORT", "9108")),
+    worker.add_argument("--metrics-port", type=int, default=env("METRICS_PORT", "9108"),
                         help="Prometheus endpoint port (PERFSTREAM_METRICS_PORT, default 9108)")
     worker.add_argument("--metrics-address", default=env("METRICS_ADDRESS", "0.0.0.0"),
                         help="bind address (PERFSTREAM_METRICS_ADDRESS, default 0.0.0.0)")
-    worker.add_argument("--max-wait", type=float, default=float(env("MAX_WAIT", "1.0")),
+    worker.add_argument("--max-wait", type=float, default=env("MAX_WAIT", "1.0"),
                         help="seconds an event waits for a lagging input topic (PERFSTREAM_MAX_WAIT)")
-    worker.add_argument("--order-grace", type=float, default=float(env("ORDER_GRACE", "0.01")),
+    worker.add_argument("--order-grace", type=float, default=env("ORDER_GRACE", "0.01"),
                         help="seconds an event is held for other topics' stragglers when they look caught up "
                              "(PERFSTREAM_ORDER_GRACE, default 0.01)")
     worker.add_argument("--loglevel", default=env("LOGLEVEL", "info"))

@@ -1,6 +1,7 @@
 """``perfstream`` end to end, as a user runs it (a real subprocess, the installed console script)."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -128,3 +129,12 @@ def test_evaluate_refuses_one_seed_and_several_at_once(swf_slice):
 def test_evaluate_refuses_seeds_that_are_not_two_or_more_distinct_integers(swf_slice, seeds):
     result = perfstream("evaluate", swf_slice, "--seeds", seeds, "--quiet")
     assert result.returncode == 2 and "--seeds" in result.stderr and repr(seeds) in result.stderr
+
+
+def test_a_bad_worker_setting_in_the_environment_is_named_and_other_commands_still_run(swf_slice, tmp_path):
+    env = {**os.environ, "PERFSTREAM_MAX_WAIT": "soon"}
+    worker = subprocess.run([PERFSTREAM, "worker"], capture_output=True, text=True, env=env, timeout=120)
+    assert worker.returncode == 2 and "argument --max-wait: invalid float value: 'soon'" in worker.stderr
+    replay = subprocess.run([PERFSTREAM, "replay", swf_slice, "--out", tmp_path / "o.jsonl", "--quiet"],
+                            capture_output=True, text=True, env=env, timeout=600)
+    assert replay.returncode == 0, replay.stderr

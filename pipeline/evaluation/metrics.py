@@ -63,8 +63,8 @@ def bin_edges(observed: Sequence[float], bins: int = 10) -> np.ndarray:
     return np.quantile(np.log10(np.asarray(observed, float)), np.linspace(0, 1, bins + 1)[1:-1])
 
 
-def tolerance_accuracy(predicted: Sequence[float], observed: Sequence[float], edges: np.ndarray,
-                       tolerance: int = 1) -> float | None:
+def tolerance_accuracy(predicted: Sequence[float] | np.ndarray, observed: Sequence[float] | np.ndarray,
+                       edges: np.ndarray, tolerance: int = 1) -> float | None:
     """Share of predictions whose bin is within ``tolerance`` bins of the truth's.
 
     >>> edges = np.array([1.0, 2.0, 3.0])            # bins: <10, 10-100, 100-1000, >=1000
@@ -91,8 +91,8 @@ def backward_transfer(matrix: Sequence[Sequence[float | None]]) -> float | None:
     0.19999999999999998
     """
     n = len(matrix)
-    deltas = [matrix[-1][j] - matrix[j][j] for j in range(n - 1)
-              if matrix[-1][j] is not None and matrix[j][j] is not None]
+    pairs = ((matrix[-1][j], matrix[j][j]) for j in range(n - 1))
+    deltas = [final - fresh for final, fresh in pairs if final is not None and fresh is not None]
     return float(np.mean(deltas)) if deltas else None
 
 

@@ -10,6 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; no display on servers and CI
 
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -17,8 +18,14 @@ from pipeline.evaluation.metrics import abs_log10_ratio
 from pipeline.evaluation.protocol import StrategyRun, Workload
 
 
-def _dates(seconds: Any) -> list[dt.datetime]:
-    return [dt.datetime.fromtimestamp(float(s), dt.UTC) for s in seconds]
+def _dates(seconds: Any) -> np.ndarray:
+    """Epoch seconds as datetimes, for a date axis."""
+    return np.array([dt.datetime.fromtimestamp(float(s), dt.UTC) for s in seconds])
+
+
+def _date(seconds: float) -> float:
+    """Epoch seconds as matplotlib's date number, where a single x value is wanted."""
+    return float(mdates.date2num(dt.datetime.fromtimestamp(seconds, dt.UTC)))
 
 
 def plot_rolling_error(runs: dict[str, StrategyRun], workload: Workload, path: str | Path,
@@ -37,9 +44,9 @@ def plot_rolling_error(runs: dict[str, StrategyRun], workload: Workload, path: s
             ax.plot(_dates(alarms), np.interp(alarms, run.completion_times[w - 1:], rolling), "v",
                     color=line.get_color(), markersize=5)
     for task in workload.tasks[:-1]:
-        ax.axvline(_dates([task.end])[0], color="black", linestyle="--", linewidth=0.8)
+        ax.axvline(_date(task.end), color="black", linestyle="--", linewidth=0.8)
     for change in workload.change_points:
-        ax.axvline(_dates([change])[0], color="tab:red", alpha=0.4, linewidth=0.8)
+        ax.axvline(_date(change), color="tab:red", alpha=0.4, linewidth=0.8)
     ax.set_ylabel("rolling mean |log10(predicted / observed)|")
     ax.set_title(f"{workload.target}: rolling error (dashed: task ends; red: announced changes; v: drift alarms)")
     ax.legend(loc="upper right", fontsize=8)

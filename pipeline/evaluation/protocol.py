@@ -188,8 +188,8 @@ def _by_basis(run: StrategyRun) -> dict[str, dict[str, Any]]:
     """The prequential errors and interval of each basis a strategy names (none for most)."""
     bases = np.array(["" if b is None else b for b in run.basis])
     predicted, observed, low, high = (np.asarray(v, float) for v in (run.predicted, run.observed, run.low, run.high))
-    summaries = {}
-    for basis in sorted(set(run.basis) - {None}):
+    summaries: dict[str, dict[str, Any]] = {}
+    for basis in sorted({b for b in run.basis if b is not None}):
         mask = bases == basis
         summary = metrics.prequential_summary(predicted[mask], observed[mask])
         summary["share"] = float(mask.mean())

@@ -16,7 +16,7 @@ from collections import deque
 from river import stats
 
 from pipeline.learning.job import Job
-from pipeline.learning.regressors import LogLinearRegressor, Sample, make_sample
+from pipeline.learning.regressors import LogLinearRegressor, Regressor, Sample, make_sample
 from pipeline.learning.strategy import Strategy, StrategyContext
 
 RUNTIME = "runtime_s"
@@ -65,7 +65,7 @@ class Naive(Strategy):
         self.range = ObservedRange()
         self.n_learned = 0
 
-    def make_model(self, context: StrategyContext) -> LogLinearRegressor:
+    def make_model(self, context: StrategyContext) -> Regressor:
         """The online model (subclasses bring their own, e.g. a neural network)."""
         return LogLinearRegressor()
 
@@ -113,16 +113,15 @@ class RunningMedian(Strategy):
     def __init__(self, context: StrategyContext):
         super().__init__(context)
         self.median = stats.Quantile(0.5)
-        self.n_learned = 0
 
     def predict_one(self, job: Job) -> float:
-        if not self.n_learned:
+        median = self.median.get()
+        if median is None:  # nothing learned yet
             return cold_start(job, self.target)
-        return max(self.median.get(), 1e-9)
+        return max(median, 1e-9)
 
     def learn_one(self, job: Job, y: float) -> None:
         self.median.update(y)
-        self.n_learned += 1
 
 
 class Last2(Strategy):

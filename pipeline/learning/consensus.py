@@ -117,7 +117,7 @@ class Predictors(Strategy):
         self.plain.learn(plain)
         for regime, old, old_plain in self.buffer.sample(self.k):
             self.model.learn(old, fit_scaler=False)
-            if self.replay_plain and regime == self.announced:
+            if old_plain is not None and regime == self.announced:  # stored only when replay_plain
                 self.plain.learn(old_plain, fit_scaler=False)
         self.buffer.add((self.announced, sample, plain if self.replay_plain else None))
         self.range.update(log_y)

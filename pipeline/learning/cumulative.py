@@ -69,17 +69,17 @@ class Cumulative(Strategy):
         # One sklearn call costs ~0.7 ms whatever its size; repeated requests are common.
         key = tuple(sorted(row.items()))
         if key not in self.cache:
-            self.cache[key] = self._predict_rows([row])[0]
+            self.cache[key] = self._predict_rows(self.model, [row])[0]
         return self.cache[key]
 
     def predict_many(self, jobs: Sequence[Job]) -> list[float]:
         if self.model is None:
             return [self.fallback.predict_one(job) for job in jobs]
-        return self._predict_rows([self._row(job, grow=False) for job in jobs])
+        return self._predict_rows(self.model, [self._row(job, grow=False) for job in jobs])
 
-    def _predict_rows(self, rows: list[dict[int, float]]) -> list[float]:
-        x = self._matrix(rows)[:, : self.model.n_features_in_]
-        return list(10.0 ** self.model.predict(x))
+    def _predict_rows(self, model: HistGradientBoostingRegressor, rows: list[dict[int, float]]) -> list[float]:
+        x = self._matrix(rows)[:, : model.n_features_in_]
+        return list(10.0 ** model.predict(x))
 
     def learn_one(self, job: Job, y: float) -> None:
         self.rows.append(self._row(job, grow=True))

@@ -83,7 +83,7 @@ class DriftMonitor:
         z = max(-4.0, min(4.0, (error - self.level.get()) / std)) if std > 0 else 0.0
         self.scale.update(error)
         self.level.update(error)
-        alarms = []
+        alarms: list[Alarm] = []
         if self.n <= self.warmup:  # detectors start once the young model's errors have settled
             return alarms
         for name, detector in self.detectors.items():

@@ -185,7 +185,7 @@ class History:
                 flags["h_user_no_same_request"] = 1.0
             else:
                 x["h_user_same_request"] = same
-            same_app = user.by_app.get(job.app) if user.by_app is not None else None
+            same_app = user.by_app.get(job.app) if user.by_app is not None and job.app is not None else None
             if same_app is not None:
                 x["h_user_same_app"] = same_app
         app = self.apps.get(job.app) if job.app is not None else None
@@ -220,7 +220,7 @@ class History:
         then says little about the next run (README, "Choosing the default").
         """
         anchor, kind, runs = self._anchor(job)
-        if runs is not None and _median([abs(run - anchor) for run in runs]) > self.agreement:
+        if runs is not None and anchor is not None and _median([abs(run - anchor) for run in runs]) > self.agreement:
             kind = OTHER
         return anchor, kind
 

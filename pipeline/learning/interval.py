@@ -41,10 +41,10 @@ class ResidualInterval:
 
     def bounds(self, predicted: float) -> tuple[float, float]:
         """Low and high bounds around ``predicted``; one decade each way until residuals exist."""
-        if self.n < 10:
+        low, high = self.low.get(), self.high.get()
+        if self.n < 10 or low is None or high is None:
             return predicted * 10.0**-self.cold_width, predicted * 10.0**self.cold_width
-        low, high = min(self.low.get(), 0.0), max(self.high.get(), 0.0)
-        return predicted * 10.0**low, predicted * 10.0**high
+        return predicted * 10.0 ** min(low, 0.0), predicted * 10.0 ** max(high, 0.0)
 
 
 class GroupedInterval:

@@ -30,7 +30,7 @@ class OnlineMLP:
     >>> mlp = OnlineMLP(seed=0)
     >>> a, b = Sample({}, {"app=a": 1.0}, 3.0), Sample({}, {"app=b": 1.0}, 1.0)
     >>> for _ in range(500):
-    ...     mlp.learn([a, b])
+    ...     mlp.learn_batch([a, b], new=2)
     >>> round(mlp.predict(a)), round(mlp.predict(b))
     (3, 1)
     """
@@ -79,7 +79,11 @@ class OnlineMLP:
         mean, std = self._scale()
         return mean + std * float(self._forward(self._vector(sample))[2])
 
-    def learn(self, batch: list[Sample], new: int = 1) -> None:
+    def learn(self, sample: Sample) -> None:
+        """One Adam step on one new sample."""
+        self.learn_batch([sample])
+
+    def learn_batch(self, batch: list[Sample], new: int = 1) -> None:
         """One Adam step on ``batch``; its first ``new`` samples are new (they update the scalers)."""
         for sample in batch[:new]:
             self.scaler.learn_one(sample.scaled)
@@ -108,12 +112,10 @@ class MLPNaive(Naive):
     """Naive fine-tuning of :class:`OnlineMLP`: one step on each completed job."""
 
     name = "mlp"
+    model: OnlineMLP
 
     def make_model(self, context: StrategyContext) -> OnlineMLP:
         return OnlineMLP(seed=context.seed)
-
-    def learn_sample(self, sample: Sample) -> None:
-        self.model.learn([sample])
 
 
 class MLPReplay(MLPNaive):
@@ -127,7 +129,7 @@ class MLPReplay(MLPNaive):
         self.k = k
 
     def learn_sample(self, sample: Sample) -> None:
-        self.model.learn([sample, *self.buffer.sample(self.k)], new=1)
+        self.model.learn_batch([sample, *self.buffer.sample(self.k)], new=1)
         self.buffer.add(sample)
 
     @property

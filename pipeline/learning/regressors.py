@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from pipeline.learning.features import health_features, numeric_features, one_hot
 from pipeline.learning.history import History
@@ -29,6 +30,14 @@ class Sample:
     scaled: dict[str, float]
     fixed: dict[str, float]
     log_y: float = 0.0
+
+
+class Regressor(Protocol):
+    """An online model of a log10 target: what :class:`~pipeline.learning.baselines.Naive` fine-tunes."""
+
+    def predict(self, sample: Sample) -> float: ...
+
+    def learn(self, sample: Sample) -> None: ...
 
 
 def make_sample(job: Job, history: History | None = None, log_y: float = 0.0) -> Sample:

@@ -21,7 +21,7 @@ prediction is what a scheduler waits for.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from typing import Any
 
 from pipeline.sources.timeline import order_key
@@ -71,13 +71,13 @@ class EventTimeMerger:
         self.queues[topic].append(((*order_key(event), self.rank[topic]), now, item))
         self.last_heard[topic] = now
 
-    def pop_ready(self, now: float, caught_up: Callable[[Hashable], bool | None]) -> list[Any]:
+    def pop_ready(self, now: float, caught_up: Callable[[str], bool | None]) -> list[Any]:
         """Release, in order, every queued item that no other topic can still precede.
 
         ``caught_up(topic)`` says whether a topic has nothing more to deliver now: True (caught up),
         False (behind: wait for it) or None (unknown: wait at most ``max_wait_s``).
         """
-        released = []
+        released: list[Any] = []
         while True:
             heads = [(q[0], topic) for topic, q in self.queues.items() if q]
             if not heads:

@@ -100,7 +100,8 @@ class ShardedProcessor:
         """Take a shard, restoring the checkpoints that fit this worker; return those refused as incompatible."""
         merger = EventTimeMerger(self.inputs, self.max_wait_s, self.grace_s, eager=(SUBMISSIONS,))
         shard = Shard(index, merger, {t: -1 for t in self.inputs}, inflight={t: deque() for t in self.inputs})
-        usable, refused = [], []
+        usable: list[Checkpoint] = []
+        refused: list[Checkpoint] = []
         for cp in checkpoints:
             fits = cp.shard == index and cp.strategy == self.processor.strategy \
                 and tuple(cp.targets) == self.processor.targets and cp.state_format == STATE_FORMAT
@@ -142,7 +143,7 @@ class ShardedProcessor:
         shard.merger.push(message.topic, message, message.event, time.monotonic())
         return "queued", []
 
-    def release(self, index: int, caught_up: Callable[[str], bool]) -> list[tuple[Message, list[Output]]]:
+    def release(self, index: int, caught_up: Callable[[str], bool | None]) -> list[tuple[Message, list[Output]]]:
         """Process every queued message of a shard that event-time order allows, with its outputs."""
         shard = self.shards[index]
         done = []

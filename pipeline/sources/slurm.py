@@ -80,7 +80,7 @@ class SlurmJob:
                              "app": self.name, "num_nodes": self.num_nodes, "num_procs": self.num_procs,
                              "requested_walltime_s": self.time_limit_s, "features": self.features}
         submission = {k: v for k, v in submission.items() if v is not None}
-        if self.runtime_s <= 0:
+        if self.start is None or self.runtime_s <= 0:
             return submission, None
         completion: Event = {**submission, "schema": "job-completion/1", "start_time": self.start,
                              "end_time": self.end, "status": STATUS.get(self.state, "unknown"),

@@ -113,10 +113,13 @@ class TokioSource:
                     health.append(snapshot)
         return jobs, health
 
-    def _number(self, line: int, record: dict[str, str], name: str, required: bool = True) -> float | None:
+    def _optional_number(self, line: int, record: dict[str, str], name: str) -> float | None:
+        """Field ``name`` as a finite number, ``None`` when empty."""
+        return None if record.get(name, "") == "" else self._number(line, record, name)
+
+    def _number(self, line: int, record: dict[str, str], name: str) -> float:
+        """Field ``name`` as a finite number; a :class:`SourceError` naming it otherwise."""
         text = record.get(name, "")
-        if text == "" and not required:
-            return None
         try:
             value = float(text)
         except ValueError:
@@ -131,7 +134,7 @@ class TokioSource:
         parts = record.get("darshan_app", "").rstrip("/").split("/")
         if len(parts) < 2 or not parts[-1]:
             raise SourceError(self.path, line, "darshan_app", f"{record.get('darshan_app')!r} names no application")
-        nprocs = self._number(line, record, "darshan_nprocs", required=False)
+        nprocs = self._optional_number(line, record, "darshan_nprocs")
         submission: Event = {
             "schema": "job-submission/1", "job_id": record["_jobid"] or f"row{record['_row']}",
             "system": self.system, "time": start, "app": parts[-1],
@@ -141,7 +144,7 @@ class TokioSource:
         if nprocs and nprocs >= 1:
             submission["num_procs"] = int(nprocs)
         outcome = {}
-        throughput = self._number(line, record, "darshan_agg_perf_by_slowest_posix", required=False)
+        throughput = self._optional_number(line, record, "darshan_agg_perf_by_slowest_posix")
         if throughput and throughput > 0:
             outcome["io_throughput_mibps"] = throughput
         if end > start:
@@ -163,12 +166,12 @@ class TokioSource:
         return submission, completion
 
     def _health(self, line: int, record: dict[str, str]) -> Event | None:
-        stamp = self._number(line, record, "fshealth_ost_actual_timestamp", required=False)
+        stamp = self._optional_number(line, record, "fshealth_ost_actual_timestamp")
         if stamp is None:
             return None
         metrics = {}
         for metric, column in _HEALTH_METRICS.items():
-            value = self._number(line, record, column, required=False)
+            value = self._optional_number(line, record, column)
             if value is not None:
                 metrics[metric] = value
         overloaded = metrics.get("overloaded_ost_count", 0) > 0
