@@ -45,6 +45,11 @@ def cold_start(job: Job, target: str) -> float:
     return 1.0
 
 
+def log_cold_start(job: Job, target: str) -> float:
+    """:func:`cold_start` in log10: the anchor of a job the history knows nothing about."""
+    return math.log10(cold_start(job, target))
+
+
 class Naive(Strategy):
     """Online fine-tuning: learn each completed job with one :class:`LogLinearRegressor`.
 

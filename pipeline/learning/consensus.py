@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from pipeline.learning.baselines import ObservedRange, cold_start
+from pipeline.learning.baselines import ObservedRange, log_cold_start
 from pipeline.learning.drift import Alarm
 from pipeline.learning.history import OWN_RUNS, SAME_REQUEST, STRANGER, History
 from pipeline.learning.job import Job
@@ -90,7 +90,7 @@ class Predictors(Strategy):
 
     def _inputs(self, job: Job) -> Inputs:
         """The inputs of ``job``'s predictors. Pure."""
-        fallback = math.log10(cold_start(job, self.target))
+        fallback = log_cold_start(job, self.target)
         anchor, kind = self.history.anchor_basis(job, fallback)
         values, flags = self.history.features(job)
         plain = make_sample(job)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections import deque
 
-from pipeline.learning.baselines import ObservedRange, cold_start
+from pipeline.learning.baselines import ObservedRange, log_cold_start
 from pipeline.learning.drift import Alarm
 from pipeline.learning.history import History
 from pipeline.learning.job import Job
@@ -46,7 +46,7 @@ class HistoryLinear(Strategy):
         self.n_learned = 0
 
     def _anchor(self, job: Job) -> float:
-        return self.history.anchor_or(job, math.log10(cold_start(job, self.target)))
+        return self.history.anchor_or(job, log_cold_start(job, self.target))
 
     def sample(self, job: Job, anchor: float, log_y: float = 0.0) -> Sample:
         """The model inputs of ``job`` as history stands now, relative to the anchor."""
@@ -57,7 +57,7 @@ class HistoryLinear(Strategy):
 
     def predict_detail(self, job: Job) -> Prediction:
         """The prediction, with the anchor's kind as its basis (:meth:`History.anchor_basis`)."""
-        anchor, basis = self.history.anchor_basis(job, math.log10(cold_start(job, self.target)))
+        anchor, basis = self.history.anchor_basis(job, log_cold_start(job, self.target))
         if not self.n_learned:
             return Prediction(10.0**anchor, 10.0**anchor, basis)
         predicted = 10.0 ** self.range.clamp(anchor + self.model.predict(self.sample(job, anchor)))

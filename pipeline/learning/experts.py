@@ -16,7 +16,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from pipeline.learning.baselines import ObservedRange, cold_start
+from pipeline.learning.baselines import ObservedRange, log_cold_start
 from pipeline.learning.drift import Alarm
 from pipeline.learning.history import History
 from pipeline.learning.job import Job
@@ -69,7 +69,7 @@ class Experts(Strategy):
         self.n_learned = 0
 
     def _anchor(self, job: Job) -> float:
-        return self.history.anchor_or(job, math.log10(cold_start(job, self.target)))
+        return self.history.anchor_or(job, log_cold_start(job, self.target))
 
     def _best(self) -> _Expert:
         return min(self.experts, key=lambda e: e.recent_error)
@@ -79,7 +79,7 @@ class Experts(Strategy):
 
     def predict_detail(self, job: Job) -> Prediction:
         """The best expert's prediction, with the anchor's kind as its basis (:meth:`History.anchor_basis`)."""
-        anchor, basis = self.history.anchor_basis(job, math.log10(cold_start(job, self.target)))
+        anchor, basis = self.history.anchor_basis(job, log_cold_start(job, self.target))
         best = self._best()
         if not self.n_learned or not best.learned:
             return Prediction(10.0**anchor, 10.0**anchor, basis)
