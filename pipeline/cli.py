@@ -13,12 +13,17 @@ import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
 from pipeline.schemas import InvalidEvent
-from pipeline.sources import DEFAULT_TARGET, KINDS, SourceError, open_source
+from pipeline.sources import DEFAULT_TARGET, KINDS, Source, SourceError, open_source
 from pipeline.sources.synthetic import SyntheticCluster
+from pipeline.sources.timeline import Event
+
+if TYPE_CHECKING:  # the evaluation loads numpy and matplotlib: imported where used, so other commands start fast
+    from pipeline.evaluation.protocol import StrategyRun, Workload
 
 DEFAULT_STRATEGIES = "naive,frozen,median,last2,cumulative,replay,select,consensus"
 DEMO_STRATEGIES = "naive,frozen,last2,replay,consensus"  # cumulative's refits would take it past a minute
@@ -84,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _worker_command(commands) -> None:
+def _worker_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from pipeline.service.config import add_kafka_arguments, env
 
     worker = commands.add_parser("worker", help="the Kafka service: consume events, publish predictions")
@@ -115,7 +120,7 @@ def _worker_command(commands) -> None:
     worker.add_argument("--loglevel", default=env("LOGLEVEL", "info"))
 
 
-def _kafka_commands(commands) -> None:
+def _kafka_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from pipeline.service.config import add_kafka_arguments, env
 
     _worker_command(commands)
@@ -171,7 +176,7 @@ def _source_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _load(args: argparse.Namespace, seed: int = 0):
+def _load(args: argparse.Namespace, seed: int = 0) -> tuple[Source, list[Event]]:
     source = open_source(args.source, args.kind, lenient=args.lenient, seed=seed, n_jobs=args.jobs,
                          system=args.system)
     events = list(tqdm(source, desc=f"reading {Path(args.source).name}", unit="ev", unit_scale=True,
@@ -179,8 +184,9 @@ def _load(args: argparse.Namespace, seed: int = 0):
     return source, events
 
 
-def _compare_and_write(events, source, target, strategies, tasks, seed, label, report_dir, json_path,
-                       progress, command) -> dict:
+def _compare_and_write(events: list[Event], source: Source, target: str, strategies: list[str], tasks: str,
+                       seed: int, label: str, report_dir: str | Path | None, json_path: str | None, progress: bool,
+                       command: str) -> dict:
     from pipeline.evaluation.compare import compare
     from pipeline.evaluation.plots import plot_rolling_error, plot_task_matrices
     from pipeline.evaluation.report import format_table, write_json
@@ -207,7 +213,7 @@ def _compare_and_write(events, source, target, strategies, tasks, seed, label, r
     return report
 
 
-def _detection(report: dict, runs: dict, workload, truth: list) -> str:
+def _detection(report: dict, runs: dict[str, StrategyRun], workload: Workload, truth: list) -> str:
     """Add each strategy's detection of the scripted changes to the report; return it as lines."""
     from pipeline.evaluation.detection import detection
     from pipeline.evaluation.metrics import abs_log10_ratio

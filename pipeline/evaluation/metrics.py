@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def abs_log10_ratio(predicted: np.ndarray, observed: np.ndarray) -> np.ndarray:
+def abs_log10_ratio(predicted: Sequence[float] | np.ndarray, observed: Sequence[float] | np.ndarray) -> np.ndarray:
     """``|log10(predicted / observed)|`` elementwise."""
     return np.abs(np.log10(np.asarray(predicted, float) / np.asarray(observed, float)))
 
