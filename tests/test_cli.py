@@ -13,9 +13,10 @@ from pipeline.schemas import validate
 PERFSTREAM = Path(sys.executable).parent / "perfstream"  # the console script of this environment
 
 
-def perfstream(*args, cwd=None):
+def perfstream(*args, cwd=None, env=None):
     assert PERFSTREAM.is_file(), f"{PERFSTREAM} missing: install the project (pip install -e '.[test]')"
-    return subprocess.run([PERFSTREAM, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=600)
+    return subprocess.run([PERFSTREAM, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env,
+                          timeout=600)
 
 
 def test_evaluate_writes_table_json_and_plots(swf_slice, tmp_path):
@@ -133,8 +134,7 @@ def test_evaluate_refuses_seeds_that_are_not_two_or_more_distinct_integers(swf_s
 
 def test_a_bad_worker_setting_in_the_environment_is_named_and_other_commands_still_run(swf_slice, tmp_path):
     env = {**os.environ, "PERFSTREAM_MAX_WAIT": "soon"}
-    worker = subprocess.run([PERFSTREAM, "worker"], capture_output=True, text=True, env=env, timeout=120)
+    worker = perfstream("worker", env=env)
     assert worker.returncode == 2 and "argument --max-wait: invalid float value: 'soon'" in worker.stderr
-    replay = subprocess.run([PERFSTREAM, "replay", swf_slice, "--out", tmp_path / "o.jsonl", "--quiet"],
-                            capture_output=True, text=True, env=env, timeout=600)
+    replay = perfstream("replay", swf_slice, "--out", tmp_path / "o.jsonl", "--quiet", env=env)
     assert replay.returncode == 0, replay.stderr

@@ -15,8 +15,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+Values = Sequence[float] | np.ndarray  # outcomes or predictions, as a list or an array
 
-def abs_log10_ratio(predicted: Sequence[float] | np.ndarray, observed: Sequence[float] | np.ndarray) -> np.ndarray:
+
+def abs_log10_ratio(predicted: Values, observed: Values) -> np.ndarray:
     """``|log10(predicted / observed)|`` elementwise."""
     return np.abs(np.log10(np.asarray(predicted, float) / np.asarray(observed, float)))
 
@@ -63,8 +65,8 @@ def bin_edges(observed: Sequence[float], bins: int = 10) -> np.ndarray:
     return np.quantile(np.log10(np.asarray(observed, float)), np.linspace(0, 1, bins + 1)[1:-1])
 
 
-def tolerance_accuracy(predicted: Sequence[float] | np.ndarray, observed: Sequence[float] | np.ndarray,
-                       edges: np.ndarray, tolerance: int = 1) -> float | None:
+def tolerance_accuracy(predicted: Values, observed: Values, edges: np.ndarray, tolerance: int = 1
+                       ) -> float | None:
     """Share of predictions whose bin is within ``tolerance`` bins of the truth's.
 
     >>> edges = np.array([1.0, 2.0, 3.0])            # bins: <10, 10-100, 100-1000, >=1000
