@@ -2,7 +2,7 @@
 
 Real logs differ in what they record: many Slurm users never set a time limit, some sites hide user
 names, executables are often unrecorded. A strategy tuned on traces that have a field can fall
-apart on one that lacks it (README, "Traces that lack a field"): evaluating on the development
+apart on one that lacks it (docs/results.md, "Traces that lack a field"): evaluating on the development
 traces with that field left out shows it before a site does.
 """
 

@@ -2,7 +2,7 @@
 
 The seed draws the 20% of each task held out for the task matrix (and the jobs of a synthetic
 cluster). On Cori the continual strategies' whole-sequence error moved by up to 0.024 between
-seeds 0, 1 and 2 while naive's stayed at 0.208 (README, "Cori over three seeds"), so a claim
+seeds 0, 1 and 2 while naive's stayed at 0.208 (docs/results.md, "Cori over three seeds"), so a claim
 about one split needs the others beside it.
 """
 

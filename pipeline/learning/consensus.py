@@ -26,7 +26,7 @@ from them.
 
 Picking one predictor per user by recent error (``select``) is only as good as the user's latest
 jobs, and jobs scored long after their user moved on pay for it: on SDSC-SP2 its whole-sequence
-error was worse than naive's, this vote's better (README, "Choosing the default").
+error was worse than naive's, this vote's better (docs/results.md, "Choosing the default").
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ class Consensus(Predictors):
         SWF traces (CTC-SP2 0.196 -> 0.181) without raising a whole-sequence error above naive's.
         Counting other anchors once cut the prequential mean on all four SWF traces (CTC-SP2 0.471
         -> 0.461) with no median or whole-sequence error higher, and brought the synthetic
-        cluster's means below naive's (README, "Choosing the default").
+        cluster's means below naive's (docs/results.md, "Choosing the default").
 
     For 500 jobs after an announced change, while the models settle, the prediction is the median
     of the three, corrected per placement (see :class:`~pipeline.learning.settling.Settling`).
@@ -200,7 +200,7 @@ class Consensus(Predictors):
         follows each job's own runs, which absorb a system change before a detector sees it: the
         synthetic cluster's unannounced slowdown was flagged after 1,357 jobs instead of 263); and
         as its basis the anchor's kind, ``stranger`` or ``settling``. On SDSC-SP2 the mean error by
-        basis is own runs 0.33, other 0.57, same request 0.58, stranger 0.71 (README, "Prediction
+        basis is own runs 0.33, other 0.57, same request 0.58, stranger 0.71 (docs/results.md, "Prediction
         intervals by basis")."""
         inputs = self._inputs(job)
         vote, median = self._votes(inputs)

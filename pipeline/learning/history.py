@@ -98,7 +98,7 @@ class History:
         jobs that ran (CTC-SP2 12,302 for 77,205), so most of its jobs had no runs of their own and
         fell back to the user's last job with the same request. With this fallback 64% of its jobs
         are predicted from agreeing runs (their own or their shape's) instead of 5%, and the default's
-        whole-sequence error fell from 0.549 to 0.422 (CTC-SP2's 0.443 to 0.439; README, "Choosing
+        whole-sequence error fell from 0.549 to 0.422 (CTC-SP2's 0.443 to 0.439; docs/results.md, "Choosing
         the default").
         """
         user, _, *rest = signature
@@ -217,7 +217,7 @@ class History:
 
         A signature that scatters lumps different jobs together (a user who names neither the
         application nor the time needed) or a job whose runtime depends on its input; its median
-        then says little about the next run (README, "Choosing the default").
+        then says little about the next run (docs/results.md, "Choosing the default").
         """
         anchor, kind, runs = self._anchor(job)
         if runs is not None and anchor is not None and _median([abs(run - anchor) for run in runs]) > self.agreement:
