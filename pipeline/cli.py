@@ -168,8 +168,8 @@ def _kafka_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser
 def _source_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("source", help="a .swf[.gz], TOKIO .csv[.gz], .jsonl or `sacct --parsable2` output "
                                         "(.sacct) file, or 'synthetic'")
-    command.add_argument("--system", help="the system's name where the file has none (default: SWF file name, "
-                                          "'cori' for TOKIO, the Cluster column of sacct)")
+    command.add_argument("--system", help="the system's name where the file has none (default: the SWF or TOKIO file "
+                                          "name, the Cluster column of sacct)")
     command.add_argument("--kind", choices=KINDS, help="source kind (default: from the file name)")
     command.add_argument("--lenient", action="store_true", help="skip malformed lines and count them")
     command.add_argument("--jobs", type=int, default=100_000, help="jobs for --kind synthetic")

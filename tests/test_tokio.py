@@ -1,3 +1,4 @@
+import csv
 import gzip
 
 import pytest
@@ -11,6 +12,29 @@ from pipeline.sources.tokio import TokioSource, pacific_wall_clock_to_utc
 def _lines(path):
     with gzip.open(path, "rt") as text:
         return text.read().splitlines(keepends=True)
+
+
+def _rewritten(path, out, change):
+    """A copy of a summaries file with ``change(row_number, record)`` applied to every row's fields."""
+    with gzip.open(path, "rt") as text:
+        reader = csv.reader(text)
+        header = next(reader)
+        names = ["_row", *header]
+        rows = [dict(zip(names, row, strict=True)) for row in reader]
+    for number, record in enumerate(rows):
+        change(number, record)
+    with gzip.open(out, "wt", newline="") as text:
+        writer = csv.writer(text)
+        writer.writerow(header)
+        writer.writerows([record[name] for name in names] for record in rows)
+    return out
+
+
+def _as_edison(number, record):
+    """Edison's layout: one node type, three Lustre scratch file systems, each with its own health."""
+    record["darshan_app"] = record["darshan_app"].replace("bin.cori-knl", "bin.edison").replace(
+        "bin.cori-haswell", "bin.edison")
+    record["_file_system"] = f"scratch{1 + number % 3}"
 
 
 def test_pacific_wall_clock_becomes_utc():
@@ -86,3 +110,37 @@ def test_non_numeric_start_names_the_field(cori_slice, tmp_path):
     with pytest.raises(SourceError) as error:
         list(TokioSource(broken))
     assert (error.value.line, error.value.field) == (4, "_datetime_start")
+
+
+def test_the_system_is_named_by_the_file(cori_slice, tmp_path):
+    edison = _rewritten(cori_slice, tmp_path / "edison-summaries_2017-02-14-2018-02-15.csv.gz", _as_edison)
+    assert {e["system"] for e in TokioSource(edison)} == {"edison"}
+    assert {e["system"] for e in TokioSource(cori_slice)} == {"cori"}
+    assert {e["system"] for e in TokioSource(edison, system="edison-test")} == {"edison-test"}
+
+
+def test_a_machine_of_one_node_type_is_named_by_its_binaries(cori_slice, tmp_path):
+    edison = _rewritten(cori_slice, tmp_path / "edison-summaries.csv.gz", _as_edison)
+    submissions = [e for e in TokioSource(edison) if e["schema"] == "job-submission/1"]
+    assert {e["features"]["node_type"] for e in submissions} == {"edison"}
+    assert {e["features"]["file_system"] for e in submissions} == {"scratch1", "scratch2", "scratch3"}
+
+
+def test_each_file_system_reports_its_own_health(cori_slice, tmp_path):
+    edison = _rewritten(cori_slice, tmp_path / "edison-summaries.csv.gz", _as_edison)
+    health = [e for e in TokioSource(edison) if e["schema"] == "node-health/1"]
+    assert {e["component"] for e in health} == {"scratch1", "scratch2", "scratch3"}
+    per_file_system = [(e["component"], e["time"]) for e in health]
+    assert len(set(per_file_system)) == len(per_file_system)
+    # the same snapshot time on two file systems is two reports, not one
+    assert len({e["time"] for e in health}) < len(health)
+
+
+def test_wall_clock_columns_of_another_time_zone_are_put_on_utc_by_darshans_stamp(cori_slice, tmp_path):
+    def three_hours_off(_, record):
+        for name in ("_datetime_start", "_datetime_end"):
+            record[name] = str(float(record[name]) + 3 * 3600)
+
+    shifted = _rewritten(cori_slice, tmp_path / "cori-shifted.csv.gz", three_hours_off)
+    jobs = [e for e in TokioSource(cori_slice) if e["schema"] != "node-health/1"]
+    assert [e for e in TokioSource(shifted) if e["schema"] != "node-health/1"] == jobs

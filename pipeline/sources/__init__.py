@@ -40,8 +40,8 @@ def open_source(path: str, kind: str | None = None, *, lenient: bool = False, se
                 n_jobs: int = 100_000, system: str | None = None) -> Source:
     """A source by kind (guessed from ``path`` when not given). ``synthetic`` ignores ``path``.
 
-    ``system`` names the system where the file does not (default: the file name for SWF, ``cori`` for
-    TOKIO, each row's Cluster for sacct).
+    ``system`` names the system where the file does not (default: the file name for SWF and TOKIO, each row's
+    Cluster for sacct).
     """
     kind = kind or guess_kind(path)
     if kind == "synthetic":
@@ -53,7 +53,7 @@ def open_source(path: str, kind: str | None = None, *, lenient: bool = False, se
     if kind == "swf":
         return SwfSource(path, system, lenient=lenient)
     if kind == "tokio":
-        return TokioSource(path, system or "cori", lenient=lenient)
+        return TokioSource(path, system, lenient=lenient)
     if kind == "sacct":
         return SacctSource(path, system, lenient=lenient)
     return JsonlSource(path, lenient=lenient)
