@@ -58,3 +58,20 @@ def test_lenient_skips_and_counts_invalid_lines(events_file):
     source = JsonlSource(path, lenient=True)
     assert len(list(source)) == len(events) - 1
     assert source.stats.skipped["invalid: json"] == 1
+
+
+def test_a_line_that_is_not_utf8_names_file_and_line(events_file):
+    path, _ = events_file
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[4] = lines[4].replace(b'"job_id": "', b'"job_id": "M\xfcller-', 1)
+    path.write_bytes(b"".join(lines))
+    with pytest.raises(SourceError) as error:
+        list(JsonlSource(path))
+    assert (error.value.line, error.value.field) == (5, "encoding")
+    assert str(path) in str(error.value) and "0xfc" in str(error.value)
+
+
+def test_windows_line_endings_read_like_unix_ones(events_file):
+    path, events = events_file
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    assert list(JsonlSource(path)) == events

@@ -159,3 +159,10 @@ def test_a_bad_jobcomp_field_is_named(change, field):
 def test_a_jobcomp_record_that_is_not_an_object_is_refused():
     with pytest.raises(SlurmRecordError, match="a JSON list"):
         jobcomp_job([JOBCOMP])
+
+
+def test_a_sacct_file_with_windows_line_endings_reads_like_a_unix_one(tmp_path):
+    unix, windows = tmp_path / "unix.sacct", tmp_path / "windows.sacct"
+    unix.write_text(HEADER + "\n" + "|".join(row().values()) + "\n")
+    windows.write_bytes(unix.read_bytes().replace(b"\n", b"\r\n"))
+    assert list(open_source(str(windows))) == list(open_source(str(unix)))

@@ -102,3 +102,29 @@ def test_lenient_skips_and_counts_malformed_lines(swf_slice):
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such file"):
         open_source(str(tmp_path / "nope.swf"))
+
+
+def test_a_log_without_a_header_counts_its_times_from_the_epoch(tmp_path):
+    path = tmp_path / "simulated.swf"
+    path.write_text("1 100 5 60 4 -1 -1 4 600 -1 1 7 1 1 1 -1 -1 -1\n")
+    submission, completion = list(SwfSource(path))
+    assert submission["time"] == 100 and completion["end_time"] == 165
+
+
+def test_header_comments_in_another_encoding_are_read(swf_slice):
+    latin1 = swf_slice.read_bytes().replace(b"; Version:", b"; Note: Universit\xe4t M\xfcnchen\n; Version:", 1)
+    swf_slice.write_bytes(latin1)
+    source = SwfSource(swf_slice)
+    assert len(list(source)) > 0 and source.header["unix_start_time"] == 893466664
+
+
+def test_a_job_line_that_is_not_utf8_names_the_line_and_field(swf_slice):
+    lines = swf_slice.read_bytes().splitlines(keepends=True)
+    first_job = next(i for i, line in enumerate(lines, start=1) if not line.startswith(b";"))
+    fields = lines[first_job - 1].split()
+    fields[3] = b"1\xfc0"
+    lines[first_job - 1] = b" ".join(fields) + b"\n"
+    swf_slice.write_bytes(b"".join(lines))
+    with pytest.raises(SourceError) as error:
+        list(SwfSource(swf_slice))
+    assert (error.value.line, error.value.field) == (first_job, "field 4 (run time)")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import gzip
 from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 
 class SourceError(ValueError):
@@ -30,13 +31,29 @@ class SourceStats:
         return {"jobs": self.jobs, "health_events": self.health_events, "skipped": dict(self.skipped)}
 
 
-def open_text(path: str | Path) -> IO[str]:
-    """Open a plain or gzip-compressed text file (by its magic bytes, not its name)."""
+@contextmanager
+def open_text(path: str | Path, errors: str = "strict") -> Iterator[Iterator[str]]:
+    """The lines of a plain or gzip-compressed UTF-8 text file (told apart by their magic bytes, not
+    the name), newlines kept and ``\\r\\n`` read as ``\\n``.
+
+    A line that is not UTF-8 raises :class:`SourceError` naming it; ``errors="replace"`` reads it
+    with U+FFFD in place of its bad bytes instead (for formats whose comments are free text).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     with path.open("rb") as probe:
         gzipped = probe.read(2) == b"\x1f\x8b"
-    if gzipped:
-        return gzip.open(path, "rt", encoding="utf-8", errors="strict")
-    return path.open("rt", encoding="utf-8", errors="strict")
+    with gzip.open(path, "rb") if gzipped else path.open("rb") as raw:
+        yield _decoded(path, raw, errors)
+
+
+def _decoded(path: Path, raw: Iterable[bytes], errors: str) -> Iterator[str]:
+    for number, line in enumerate(raw, start=1):
+        if line.endswith(b"\r\n"):
+            line = line[:-2] + b"\n"
+        try:
+            yield line.decode("utf-8", errors)
+        except UnicodeDecodeError as error:
+            raise SourceError(path, number, "encoding",
+                              f"byte {line[error.start]:#04x} at column {error.start + 1} is not UTF-8") from None

@@ -60,7 +60,8 @@ class SwfSource:
         return interleave(self._jobs())
 
     def _jobs(self) -> Iterator[tuple[Event, Event | None]]:
-        with open_text(self.path) as lines:
+        # header comments are free text, often Latin-1 in the archive's older logs; data lines are numbers
+        with open_text(self.path, errors="replace") as lines:
             for number, line in enumerate(lines, start=1):
                 if line.startswith(";"):
                     self._header_line(number, line)
@@ -110,14 +111,13 @@ class SwfSource:
 
     def _job(self, number: int, line: str) -> tuple[Event, Event | None] | None:
         f = self._numbers(number, line)
-        if "unix_start_time" not in self.header:
-            raise SourceError(self.path, number, "UnixStartTime", "no header line before the first job")
         if f[1] < 0:
             raise SourceError(self.path, number, "field 2 (submit time)", f"{f[1]:g} is negative")
         if f[3] <= 0:  # the job never ran (or its run time is unknown): nothing to learn or score
             self.stats.skipped["no positive run time"] += 1
             return None
-        submit = self.header["unix_start_time"] + f[1]
+        # the standard makes every header line optional: without UnixStartTime times count from the epoch
+        submit = self.header.get("unix_start_time", 0) + f[1]
         procs = f[7] if f[7] > 0 else f[4]
         submission: Event = {
             "schema": "job-submission/1", "job_id": str(int(f[0])), "system": self.system, "time": submit,
