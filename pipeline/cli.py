@@ -13,7 +13,7 @@ import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
@@ -186,7 +186,7 @@ def _load(args: argparse.Namespace, seed: int = 0) -> tuple[Source, list[Event]]
 
 def _compare_and_write(events: list[Event], source: Source, target: str, strategies: list[str], tasks: str,
                        seed: int, label: str, report_dir: str | Path | None, json_path: str | None, progress: bool,
-                       command: str) -> dict:
+                       command: str) -> dict[str, Any]:
     from pipeline.evaluation.compare import compare
     from pipeline.evaluation.plots import plot_rolling_error, plot_task_matrices
     from pipeline.evaluation.report import format_table, write_json
@@ -213,7 +213,8 @@ def _compare_and_write(events: list[Event], source: Source, target: str, strateg
     return report
 
 
-def _detection(report: dict, runs: dict[str, StrategyRun], workload: Workload, truth: list) -> str:
+def _detection(report: dict[str, Any], runs: dict[str, StrategyRun], workload: Workload,
+               truth: list[dict[str, Any]]) -> str:
     """Add each strategy's detection of the scripted changes to the report; return it as lines."""
     from pipeline.evaluation.detection import detection
     from pipeline.evaluation.metrics import abs_log10_ratio
@@ -266,7 +267,7 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _evaluate_seed(args: argparse.Namespace, seed: int, report_dir: str | Path | None, json_path: str | None
-                   ) -> dict:
+                   ) -> dict[str, Any]:
     """One evaluation of ``args`` with ``seed``: the source read (a synthetic cluster depends on the
     seed), fields blanked, strategies compared and the report written; returns the report."""
     from pipeline.evaluation.blanking import blank

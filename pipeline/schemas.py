@@ -46,7 +46,8 @@ def schema(kind: str) -> dict[str, Any]:
     path = topics_dir() / f"{kind}.schema.json"
     if not path.is_file():
         raise KeyError(kind)
-    return json.loads(path.read_text())
+    declared: dict[str, Any] = json.loads(path.read_text())
+    return declared
 
 
 @functools.cache
@@ -57,7 +58,8 @@ def _validator(kind: str) -> Callable[[Any], None]:
 @functools.cache
 def topics() -> dict[str, dict[str, Any]]:
     """topics.yaml: topic name -> declaration (kinds, partitions, config)."""
-    return yaml.safe_load((topics_dir() / "topics.yaml").read_text())["topics"]
+    declared: dict[str, dict[str, Any]] = yaml.safe_load((topics_dir() / "topics.yaml").read_text())["topics"]
+    return declared
 
 
 def kind_of(event: Mapping[str, Any]) -> str:

@@ -20,7 +20,8 @@ Values = Sequence[float] | np.ndarray  # outcomes or predictions, as a list or a
 
 def abs_log10_ratio(predicted: Values, observed: Values) -> np.ndarray:
     """``|log10(predicted / observed)|`` elementwise."""
-    return np.abs(np.log10(np.asarray(predicted, float) / np.asarray(observed, float)))
+    errors: np.ndarray = np.abs(np.log10(np.asarray(predicted, float) / np.asarray(observed, float)))
+    return errors
 
 
 def prequential_summary(predicted: Sequence[float], observed: Sequence[float]) -> dict[str, float | int | None]:
@@ -62,7 +63,8 @@ def interval_summary(low: Sequence[float], high: Sequence[float], observed: Sequ
 
 def bin_edges(observed: Sequence[float], bins: int = 10) -> np.ndarray:
     """Inner edges of ``bins`` equal-frequency bins of ``log10(observed)``."""
-    return np.quantile(np.log10(np.asarray(observed, float)), np.linspace(0, 1, bins + 1)[1:-1])
+    edges: np.ndarray = np.quantile(np.log10(np.asarray(observed, float)), np.linspace(0, 1, bins + 1)[1:-1])
+    return edges
 
 
 def tolerance_accuracy(predicted: Values, observed: Values, edges: np.ndarray, tolerance: int = 1

@@ -77,7 +77,7 @@ class Naive(Strategy):
     def predict_one(self, job: Job) -> float:
         if not self.n_learned:
             return cold_start(job, self.target)
-        return 10.0 ** self.range.clamp(self.model.predict(make_sample(job)))
+        return float(10.0 ** self.range.clamp(self.model.predict(make_sample(job))))
 
     def learn_one(self, job: Job, y: float) -> None:
         sample = make_sample(job, log_y=math.log10(y))

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from pipeline.learning.baselines import ObservedRange, log_cold_start
 from pipeline.learning.drift import Alarm
-from pipeline.learning.history import OWN_RUNS, SAME_REQUEST, STRANGER, History
+from pipeline.learning.history import OWN_RUNS, SAME_REQUEST, STRANGER, History, Signature
 from pipeline.learning.job import Job
 from pipeline.learning.regressors import LogLinearRegressor, Sample, anchored, make_sample
 from pipeline.learning.replay import ReservoirBuffer
@@ -103,13 +103,13 @@ class Predictors(Strategy):
 
     def _output(self, log_value: float) -> float:
         """A log10 prediction as a value, clamped to the observed range once anything was learned."""
-        return 10.0 ** (self.range.clamp(log_value) if self.n_learned else log_value)
+        return float(10.0 ** (self.range.clamp(log_value) if self.n_learned else log_value))
 
     def _plain(self, inputs: Inputs) -> float:
         """The plain model's log10 prediction (the cold-start value before anything was learned)."""
         return self.plain.predict(inputs.plain) if self.n_learned else inputs.fallback
 
-    def _learn(self, job: Job, log_y: float, inputs: Inputs) -> tuple:
+    def _learn(self, job: Job, log_y: float, inputs: Inputs) -> Signature:
         """Learn one outcome from inputs built before it was known; return the job's history key."""
         sample = Sample(inputs.residual.scaled, inputs.residual.fixed, log_y - inputs.anchor)
         plain = Sample(inputs.plain.scaled, inputs.plain.fixed, log_y)

@@ -39,7 +39,7 @@ class Cumulative(Strategy):
         self.targets: list[float] = []
         self.fitted_at = 0
         self.model: HistGradientBoostingRegressor | None = None
-        self.cache: dict[tuple, float] = {}
+        self.cache: dict[tuple[tuple[int, float], ...], float] = {}
         self.fallback = RunningMedian(context)
         self.seed = context.seed
 

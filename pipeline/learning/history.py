@@ -12,11 +12,19 @@ from array import array
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from pipeline.learning.job import Job
 
 # How closely an anchor speaks for a job (History.anchor_source); a stranger has none
 OWN_RUNS, SAME_REQUEST, OTHER, STRANGER = "own runs", "same request", "other", "stranger"
+
+# Where a job runs: its string features, then the health status of each that names a component with
+# health reports (History.placement)
+Placement = tuple[tuple[str, str | float], ...]
+# Who, what, how big, how long requested, and where (History.signature); a shape has no application
+Signature = tuple[str | None, str | None, float | None, int | None, Placement]
+_Key = TypeVar("_Key", float, str)  # what a user's recent outcomes are remembered by: request or application
 
 
 @dataclass
@@ -72,25 +80,25 @@ class History:
         self.users: OrderedDict[str | None, _Record] = OrderedDict()
         self.apps: OrderedDict[str | None, _Record] = OrderedDict()
         # each signature's last runs, oldest first, as raw doubles: a third of a tuple of floats' memory
-        self.signatures: OrderedDict[tuple, array[float]] = OrderedDict()
+        self.signatures: OrderedDict[Signature, array[float]] = OrderedDict()
         self.signature_runs = signature_runs
-        self.placements: dict[tuple, tuple] = {}
+        self.placements: dict[Placement, Placement] = {}
         # runs of signatures not seen since the last announced change, with the regime (changes
         # before them) they ran in; and per such regime and placement (a signature's last part) how
         # far their medians have been off since the change
-        self.retired: OrderedDict[tuple, tuple[int, array[float]]] = OrderedDict()
-        self.shifts: dict[tuple[int, tuple], float] = {}
+        self.retired: OrderedDict[Signature, tuple[int, array[float]]] = OrderedDict()
+        self.shifts: dict[tuple[int, Placement], float] = {}
         self.shift_alpha = shift_alpha
         self.agreement = agreement
         self.regime = 0
 
-    def signature(self, job: Job) -> tuple:
+    def signature(self, job: Job) -> Signature:
         """What makes two jobs "the same job": who, what, how big, how long requested, and where
         (:meth:`placement`). Pure."""
         return job.user, job.app, job.requested_walltime_s, job.num_procs, self.placement(job)
 
     @staticmethod
-    def shape(signature: tuple) -> tuple:
+    def shape(signature: Signature) -> Signature:
         """A signature without its application: the user's jobs of one request, size and placement.
         Their runs stand in for a job of a known user whose own signature has none. Pure.
 
@@ -101,11 +109,11 @@ class History:
         whole-sequence error fell from 0.549 to 0.422 (CTC-SP2's 0.443 to 0.439; docs/results.md, "Choosing
         the default").
         """
-        user, _, *rest = signature
-        return user, None, *rest
+        user, _, walltime, procs, placement = signature
+        return user, None, walltime, procs, placement
 
     @staticmethod
-    def placement(job: Job) -> tuple:
+    def placement(job: Job) -> Placement:
         """Where a job runs: its string features, with the health status of each that names a
         component with health reports (a job on a degraded file system runs somewhere else). Pure.
 
@@ -118,13 +126,13 @@ class History:
         statuses = ((v, job.health.get(f"health.{v}.not_ok")) for _, v in strings)
         return strings + tuple((v, status) for v, status in statuses if status is not None)
 
-    def _stored_key(self, job: Job) -> tuple:
+    def _stored_key(self, job: Job) -> Signature:
         """:meth:`signature` with its string features shared: one copy of each combination (few)
         instead of one per stored signature (many)."""
-        *who, strings = self.signature(job)
+        user, app, walltime, procs, strings = self.signature(job)
         if len(self.placements) > self.max_keys:
             self.placements.clear()
-        return *who, self.placements.setdefault(strings, strings)
+        return user, app, walltime, procs, self.placements.setdefault(strings, strings)
 
     def signature_median(self, job: Job) -> float | None:
         """Median log10 outcome of the last runs of the same job signature, if any. Pure.
@@ -135,7 +143,7 @@ class History:
         """
         return self._signature_median(self.signature(job))[0]
 
-    def _signature_median(self, key: tuple) -> tuple[float | None, array[float] | None]:
+    def _signature_median(self, key: Signature) -> tuple[float | None, array[float] | None]:
         """:meth:`signature_median` for a signature, and the runs since the last announced change it
         is the median of (``None`` when it comes from retired runs or from none)."""
         runs = self.signatures.get(key)
@@ -257,7 +265,7 @@ class History:
         anchor = self.anchor(job)
         return fallback if anchor is None else anchor
 
-    def update(self, job: Job, log_y: float) -> tuple:
+    def update(self, job: Job, log_y: float) -> Signature:
         """Record that ``job`` completed with ``log10(outcome) = log_y``; return the key its
         signature is stored under, for callers that key records of their own by it (one key object
         then serves both tables)."""
@@ -278,7 +286,7 @@ class History:
             self._record(self._touch(self.apps, job.app), log_y)
         return key
 
-    def _store_run(self, key: tuple, log_y: float) -> None:
+    def _store_run(self, key: Signature, log_y: float) -> None:
         """Append a run to a signature's, retiring the oldest beyond ``signature_runs``; a retired
         signature that runs again first says how far its regime's runs are off now."""
         runs = self.signatures.get(key)
@@ -304,7 +312,7 @@ class History:
         table.move_to_end(key)
         return record
 
-    def _remember(self, latest: OrderedDict | None, key: float | str, log_y: float) -> OrderedDict:
+    def _remember(self, latest: OrderedDict[_Key, float] | None, key: _Key, log_y: float) -> OrderedDict[_Key, float]:
         """``latest`` (created if need be) with ``key``'s outcome now ``log_y``, least recent dropped."""
         latest = OrderedDict() if latest is None else latest
         latest[key] = log_y

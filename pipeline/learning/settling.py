@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pipeline.learning.history import Placement
+
 
 class Settling:
     """Per placement, an exponentially weighted mean of recent errors, added to predictions for a while.
@@ -36,7 +38,7 @@ class Settling:
 
     def __init__(self, jobs: int = 500, alpha: float = 0.05, fade: int = 100):
         self.jobs, self.alpha, self.fade = jobs, alpha, fade
-        self.offsets: dict[tuple, float] = {}
+        self.offsets: dict[Placement, float] = {}
         self.left = 0
 
     @property
@@ -47,13 +49,13 @@ class Settling:
         """An announced change: forget the last change's errors and correct for the next ``jobs``."""
         self.offsets, self.left = {}, self.jobs
 
-    def offset(self, placement: tuple) -> float:
+    def offset(self, placement: Placement) -> float:
         """What to add to a log10 prediction for a job on ``placement``. Pure."""
         if not self.left:
             return 0.0
         return self.offsets.get(placement, 0.0) * min(1.0, self.left / self.fade)
 
-    def update(self, placement: tuple, error: float) -> None:
+    def update(self, placement: Placement, error: float) -> None:
         """One learned job's error (log10 truth minus the uncorrected prediction)."""
         if self.left:
             mean = self.offsets.get(placement, 0.0)

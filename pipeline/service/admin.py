@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
@@ -26,7 +27,7 @@ class Drift:
         return f"{self.topic}: {self.setting} is {self.actual}, declared {self.declared}"
 
 
-def _declared_config(spec: dict) -> dict[str, str]:
+def _declared_config(spec: dict[str, Any]) -> dict[str, str]:
     return {name: str(value) for name, value in spec.get("config", {}).items()}
 
 

@@ -54,7 +54,7 @@ class EventTimeMerger:
 
     def __init__(self, topics: list[str], max_wait_s: float = 1.0, grace_s: float = 0.0,
                  eager: tuple[str, ...] = ()):
-        self.queues: dict[str, deque[tuple[tuple, float, Any]]] = {t: deque() for t in topics}
+        self.queues: dict[str, deque[tuple[tuple[float, int, int], float, Any]]] = {t: deque() for t in topics}
         self.rank = {t: i for i, t in enumerate(topics)}
         self.max_wait_s, self.grace_s, self.eager = max_wait_s, grace_s, frozenset(eager)
         self.last_heard = dict.fromkeys(topics, float("-inf"))

@@ -49,7 +49,7 @@ class JsonlSource:
 
     def _parse(self, number: int, line: str) -> Event:
         try:
-            event = json.loads(line)
+            event: Event = json.loads(line)  # anything but an object fails validation below
         except json.JSONDecodeError as error:
             raise SourceError(self.path, number, "json", error.msg) from None
         try:
