@@ -129,3 +129,11 @@ def test_recovery_is_when_the_error_after_a_change_is_back_within_ten_percent():
     assert report["changes"][0]["recovered_from_jobs"] == 298
     assert report["changes"][0]["recovery_jobs"] == 397
     assert report["changes"][0]["regime_returns"] is False
+
+
+def test_every_strategy_is_scored_on_jobs_by_how_long_their_kind_was_away(synthetic_report):
+    for summary in synthetic_report["strategies"].values():
+        groups = summary["by_absence"]
+        assert "first seen" in groups
+        assert all(0 < g["share"] <= 1 for g in groups.values())
+        assert groups["first seen"]["n"] < summary["prequential"]["n"]

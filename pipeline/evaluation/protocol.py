@@ -16,11 +16,10 @@ from typing import Any
 import numpy as np
 
 from pipeline.evaluation import metrics
+from pipeline.evaluation.absence import JobKey, by_absence, days_away
 from pipeline.evaluation.tasks import Task, make_tasks, task_of, test_split
 from pipeline.processor import Processor
 from pipeline.sources.timeline import Event, event_time
-
-JobKey = tuple[str, str]
 
 
 @dataclass
@@ -36,6 +35,7 @@ class Workload:
     test_observed: list[np.ndarray]
     edges: np.ndarray
     n_stream: list[int]
+    away: dict[JobKey, float | None]  # per learned job, days its kind had been away (absence.py)
 
     @property
     def change_points(self) -> list[float]:
@@ -55,6 +55,7 @@ class StrategyRun:
     low: list[float] = field(default_factory=list)  # each prediction's interval
     high: list[float] = field(default_factory=list)
     basis: list[str | None] = field(default_factory=list)  # what each prediction rested on
+    jobs: list[JobKey] = field(default_factory=list)  # whose prediction each was
     drift_events: list[dict[str, Any]] = field(default_factory=list)
     held_out_health: dict[JobKey, Mapping[str, float]] = field(default_factory=dict)  # at submission
     error_matrix: list[list[float | None]] = field(default_factory=list)
@@ -89,12 +90,14 @@ def prepare(events: Sequence[Event], target: str, task_spec: int | list[float], 
             test_jobs[task].append(job)
         else:
             n_stream[task] += 1
+    held_out = {_key(j) for j, held in zip(jobs, mask, strict=True) if held}
     return Workload(
         events=list(events), target=target, tasks=tasks,
-        held_out={_key(j) for j, held in zip(jobs, mask, strict=True) if held}, excluded=excluded,
+        held_out=held_out, excluded=excluded,
         test_jobs=test_jobs,
         test_observed=[np.array([observed[_key(j)] for j in group]) for group in test_jobs],
         edges=metrics.bin_edges(list(observed.values())), n_stream=n_stream,
+        away=days_away(events, {_key(j) for j in jobs} - held_out),
     )
 
 
@@ -141,6 +144,7 @@ def run_strategy(workload: Workload, strategy: str, seed: int,
                 run.low.append(record["low"])
                 run.high.append(record["high"])
                 run.basis.append(record["basis"])
+                run.jobs.append((record["system"], record["job_id"]))
             elif record["schema"] == "drift-event/1":
                 run.drift_events.append(record)
     advance(since_tick)
@@ -168,6 +172,7 @@ def summarize(run: StrategyRun, workload: Workload, naive: StrategyRun | None) -
     return {
         "prequential": prequential,
         "by_basis": _by_basis(run),
+        "by_absence": by_absence(run.jobs, run.predicted, run.observed, workload.away),
         "R": run.error_matrix,
         "whole_sequence_error": whole,
         "bwt": metrics.backward_transfer(run.error_matrix),

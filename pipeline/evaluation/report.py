@@ -24,7 +24,8 @@ def aligned(rows: Sequence[Sequence[str]]) -> list[str]:
 
 def format_table(report: dict[str, Any]) -> str:
     """One row per strategy: prequential errors and 80% interval, whole-sequence error and accuracy,
-    BWT, speed; then, for strategies that say what each prediction rests on, one row per basis."""
+    BWT, speed; then, for strategies that say what each prediction rests on, one row per basis; then
+    the errors on jobs of a kind seen for the first time and of kinds back after a long absence."""
     header = ("strategy", "preq median", "preq mean", "AA", "under", "cover", "width", "whole-seq", "BWT",
               "vs naive", "tol acc", "acc vs naive", "events/s")
     rows = [header]
@@ -49,6 +50,13 @@ def format_table(report: dict[str, Any]) -> str:
                                _fmt(b["interval_width_log10"], 2)))
     if len(basis_rows) > 1:
         lines += ["", "by what each prediction rests on (prequential):", *aligned(basis_rows)]
+    absence_rows = [("strategy / job's kind", "share", "preq median", "preq mean")]
+    for name, s in report["strategies"].items():
+        for group, g in s["by_absence"].items():
+            absence_rows.append((f"{name} / {group}", _fmt(g["share"]), _fmt(g["median_abs_log10"]),
+                                 _fmt(g["mean_abs_log10"])))
+    if len(absence_rows) > 1:
+        lines += ["", "by how long the job's kind had been away (prequential):", *aligned(absence_rows)]
     return "\n".join(lines)
 
 
