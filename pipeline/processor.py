@@ -33,8 +33,9 @@ Record = dict[str, Any]
 # a pending prediction keeps the reference the detectors watch; 8: the linear models keep their
 # own weights and scales instead of river objects; 9: History keeps how far a signature's runs may
 # scatter to count as a job's own; 10: an interval per basis of prediction, pending predictions keep
-# their basis, recent interval hits are kept).
-STATE_FORMAT = 10
+# their basis, recent interval hits are kept; 11: a signature's runs start with the submission time
+# of its latest, and History keeps when runs go stale).
+STATE_FORMAT = 11
 RECENT_COMPLETIONS = 10_000  # per system: enough to outlast any reordering between the input topics
 
 

@@ -155,3 +155,16 @@ def test_an_anchor_from_runs_that_scatter_is_not_the_jobs_own():
     for outcome in (2.1, 2.0, 1.9, 2.0):  # now most runs agree within a factor of 1.4
         history.update(placed("u1", "g1"), outcome)
     assert history.anchor_source(placed("u1", "g1")) == (2.0, OWN_RUNS)
+
+
+def submitted_on(day):
+    return Job("j", "s", day * 86_400.0, user="u", app="a", requested_walltime_s=3600.0)
+
+
+def test_runs_whose_latest_is_older_than_the_stale_age_are_no_longer_the_jobs_own():
+    history = History(stale_after_s=90 * 86_400.0)
+    history.update(submitted_on(0), 3.0)
+    assert history.anchor_source(submitted_on(90)) == (3.0, OWN_RUNS)
+    assert history.anchor_source(submitted_on(91)) == (3.0, OTHER)  # still the anchor, counted as weak
+    history.update(submitted_on(91), 3.0)
+    assert history.anchor_source(submitted_on(92)) == (3.0, OWN_RUNS)  # a new run freshens them all

@@ -63,6 +63,9 @@ class History:
     agreement
         Largest median absolute deviation (log10) of a signature's runs for them to count as the
         job's own runs (see :meth:`anchor_source`); 0.15 is within a factor of 1.4 of their median.
+    stale_after_s
+        Age of a signature's latest run beyond which its runs no longer count as the job's own
+        (see :meth:`anchor_source`).
 
     Examples
     --------
@@ -75,21 +78,25 @@ class History:
     """
 
     def __init__(self, alpha: float = 0.3, max_keys: int = 50_000, requests_per_user: int = 16,
-                 signature_runs: int = 11, shift_alpha: float = 0.1, agreement: float = 0.15):
+                 signature_runs: int = 11, shift_alpha: float = 0.1, agreement: float = 0.15,
+                 stale_after_s: float = 90 * 86_400.0):
         self.alpha, self.max_keys, self.requests_per_user = alpha, max_keys, requests_per_user
         self.users: OrderedDict[str | None, _Record] = OrderedDict()
         self.apps: OrderedDict[str | None, _Record] = OrderedDict()
-        # each signature's last runs, oldest first, as raw doubles: a third of a tuple of floats' memory
+        # each signature's last runs, oldest first, after the submission time of the latest (at
+        # [0]), as raw doubles: a third of a tuple of floats' memory
         self.signatures: OrderedDict[Signature, array[float]] = OrderedDict()
         self.signature_runs = signature_runs
         self.placements: dict[Placement, Placement] = {}
-        # runs of signatures not seen since the last announced change, with the regime (changes
-        # before them) they ran in; and per such regime and placement (a signature's last part) how
-        # far their medians have been off since the change
-        self.retired: OrderedDict[Signature, tuple[int, array[float]]] = OrderedDict()
+        self.walltimes: dict[float | None, float | None] = {}
+        # runs of signatures not seen since the last announced change, after the regime (changes
+        # before them) they ran in (at [0], where the time was); and per such regime and placement
+        # (a signature's last part) how far their medians have been off since the change
+        self.retired: OrderedDict[Signature, array[float]] = OrderedDict()
         self.shifts: dict[tuple[int, Placement], float] = {}
         self.shift_alpha = shift_alpha
         self.agreement = agreement
+        self.stale_after_s = stale_after_s
         self.regime = 0
 
     def signature(self, job: Job) -> Signature:
@@ -127,12 +134,16 @@ class History:
         return strings + tuple((v, status) for v, status in statuses if status is not None)
 
     def _stored_key(self, job: Job) -> Signature:
-        """:meth:`signature` with its string features shared: one copy of each combination (few)
-        instead of one per stored signature (many)."""
+        """:meth:`signature` with its requested time and string features shared: one copy of each
+        value (few) instead of one per stored signature (many; on the synthetic cluster 20,646
+        copies of 176 requested times in 40,229 signatures)."""
         user, app, walltime, procs, strings = self.signature(job)
         if len(self.placements) > self.max_keys:
             self.placements.clear()
-        return user, app, walltime, procs, self.placements.setdefault(strings, strings)
+        if len(self.walltimes) > self.max_keys:
+            self.walltimes.clear()
+        return (user, app, self.walltimes.setdefault(walltime, walltime), procs,
+                self.placements.setdefault(strings, strings))
 
     def signature_median(self, job: Job) -> float | None:
         """Median log10 outcome of the last runs of the same job signature, if any. Pure.
@@ -141,18 +152,20 @@ class History:
         and then shifted by how far runs of their regime have been off since the change on the job's
         placement.
         """
-        return self._signature_median(self.signature(job))[0]
+        return self._signature_median(self.signature(job), job.time)[0]
 
-    def _signature_median(self, key: Signature) -> tuple[float | None, array[float] | None]:
-        """:meth:`signature_median` for a signature, and the runs since the last announced change it
-        is the median of (``None`` when it comes from retired runs or from none)."""
-        runs = self.signatures.get(key)
-        if runs:
-            return _median(runs), runs
+    def _signature_median(self, key: Signature, now: float) -> tuple[float | None, array[float] | None]:
+        """:meth:`signature_median` for a signature, and the runs it is the median of if they are
+        fresh for a job submitted at ``now``: since the last announced change, the latest at most
+        ``stale_after_s`` old (``None`` for stale runs, retired runs or none)."""
+        stored = self.signatures.get(key)
+        if stored:
+            runs = stored[1:]
+            return _median(runs), (runs if now - stored[0] <= self.stale_after_s else None)
         if key not in self.retired:
             return None, None
-        regime, retired = self.retired[key]
-        return _median(retired) + self.shifts.get((regime, key[-1]), 0.0), None
+        retired = self.retired[key]
+        return _median(retired[1:]) + self.shifts.get((int(retired[0]), key[-1]), 0.0), None
 
     def on_change(self) -> None:
         """An announced change (hardware replaced, software patched or rolled back): retire every
@@ -166,7 +179,8 @@ class History:
         within 10% of its error before the change, naive 258.
         """
         for key, runs in self.signatures.items():
-            self.retired[key] = self.regime, runs
+            runs[0] = self.regime  # a retired signature's runs are never stale, only shifted
+            self.retired[key] = runs
             self.retired.move_to_end(key)
         self.signatures.clear()
         self.shifts.clear()
@@ -239,9 +253,9 @@ class History:
         Only :meth:`anchor_source` pays for the check: learning needs the value alone and calls this
         through :meth:`anchor_or` on every completion."""
         key = self.signature(job)
-        signature, runs = self._signature_median(key)
+        signature, runs = self._signature_median(key, job.time)
         if signature is None and _has_shape(job):
-            signature, runs = self._signature_median(self.shape(key))
+            signature, runs = self._signature_median(self.shape(key), job.time)
         if signature is not None:
             return signature, (OTHER if runs is None else OWN_RUNS), runs
         user = self.users.get(job.user) if job.user is not None else None
@@ -270,9 +284,9 @@ class History:
         signature is stored under, for callers that key records of their own by it (one key object
         then serves both tables)."""
         key = self._stored_key(job)
-        self._store_run(key, log_y)
+        self._store_run(key, log_y, job.time)
         if _has_shape(job):
-            self._store_run(self.shape(key), log_y)
+            self._store_run(self.shape(key), log_y, job.time)
         if job.user is not None:
             user = self._touch(self.users, job.user)
             if job.requested_walltime_s:
@@ -286,22 +300,25 @@ class History:
             self._record(self._touch(self.apps, job.app), log_y)
         return key
 
-    def _store_run(self, key: Signature, log_y: float) -> None:
-        """Append a run to a signature's, retiring the oldest beyond ``signature_runs``; a retired
-        signature that runs again first says how far its regime's runs are off now."""
+    def _store_run(self, key: Signature, log_y: float, submitted: float) -> None:
+        """Append a run (of a job submitted at ``submitted``) to a signature's, retiring the oldest
+        beyond ``signature_runs``; a retired signature that runs again first says how far its
+        regime's runs are off now."""
         runs = self.signatures.get(key)
         if runs is None:
             if key in self.retired:
-                regime, retired = self.retired.pop(key)
+                retired = self.retired.pop(key)
+                regime = int(retired[0])
                 shift = self.shifts.get((regime, key[-1]), 0.0)
-                self.shifts[regime, key[-1]] = shift + self.shift_alpha * (log_y - _median(retired) - shift)
-            runs = self.signatures[key] = array("d")
+                self.shifts[regime, key[-1]] = shift + self.shift_alpha * (log_y - _median(retired[1:]) - shift)
+            runs = self.signatures[key] = array("d", [submitted])
             if len(self.signatures) + len(self.retired) > self.max_keys:
                 (self.retired or self.signatures).popitem(last=False)
         self.signatures.move_to_end(key)
+        runs[0] = submitted
         runs.append(log_y)
-        if len(runs) > self.signature_runs:
-            runs.pop(0)
+        if len(runs) > self.signature_runs + 1:
+            runs.pop(1)
 
     def _touch(self, table: OrderedDict[str | None, _Record], key: str) -> _Record:
         record = table.get(key)
