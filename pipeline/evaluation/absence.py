@@ -4,8 +4,8 @@ The task matrix scores old jobs at the end of the stream, as of today; a service
 old job, but it does see a kind of job come back after months away (a user's yearly campaign, a
 benchmark rerun after an upgrade). Those predictions show whether a learner kept what it knew of
 that kind, or let it go stale, in the prequential stream itself. A job's kind is who ran what, how
-big, how long requested and where (its string features): the history's job signature without the
-health status.
+big, how long requested and where (its string features): the history's job signature
+(:meth:`~pipeline.learning.history.History.signature`) without the health status.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 
 from pipeline.evaluation import metrics
+from pipeline.learning.history import History
+from pipeline.learning.job import Job
 from pipeline.sources.timeline import Event, event_time
 
 JobKey = tuple[str, str]
@@ -25,14 +27,13 @@ ABSENCES = (30, 90)
 
 
 def job_kind(event: Mapping[str, Any]) -> tuple[Any, ...]:
-    """Who ran what, how big, how long requested and where. Pure.
+    """The job's system and its signature with no health known. Pure.
 
-    >>> job_kind({"system": "s", "user": "u", "app": "x", "num_procs": 4, "features": {"fs": "a", "gib": 2}})
-    ('s', 'u', 'x', 4, None, (('fs', 'a'),))
+    >>> job_kind({"job_id": "1", "system": "s", "time": 0, "user": "u", "app": "x", "num_procs": 4,
+    ...           "features": {"fs": "a", "gib": 2}})
+    ('s', 'u', 'x', None, 4, (('fs', 'a'),))
     """
-    strings = tuple(sorted((k, v) for k, v in event.get("features", {}).items() if isinstance(v, str)))
-    return (event["system"], event.get("user"), event.get("app"), event.get("num_procs"),
-            event.get("requested_walltime_s"), strings)
+    return event["system"], *History.signature(Job.from_event(event))
 
 
 def days_away(events: Iterable[Event], learned: set[JobKey]) -> dict[JobKey, float | None]:
@@ -56,7 +57,7 @@ def by_absence(jobs: Sequence[JobKey], predicted: Sequence[float], observed: Seq
                away: Mapping[JobKey, float | None]) -> dict[str, dict[str, Any]]:
     """Prequential errors of the jobs seen for the first time and of those back after each of
     :data:`ABSENCES` days, with their share of the predictions; empty groups are left out."""
-    days = np.array([np.nan if away.get(job) is None else away[job] for job in jobs], float)
+    days = np.array([np.nan if (d := away.get(job)) is None else d for job in jobs], float)
     p, o = np.asarray(predicted, float), np.asarray(observed, float)
     groups = {"first seen": np.isnan(days)}
     groups.update({f"back after {n}+ days": days >= n for n in ABSENCES})

@@ -25,6 +25,7 @@ Placement = tuple[tuple[str, str | float], ...]
 # Who, what, how big, how long requested, and where (History.signature); a shape has no application
 Signature = tuple[str | None, str | None, float | None, int | None, Placement]
 _Key = TypeVar("_Key", float, str)  # what a user's recent outcomes are remembered by: request or application
+_Part = TypeVar("_Part", float | None, Placement)  # a part of a signature that many signatures share
 
 
 @dataclass
@@ -99,10 +100,11 @@ class History:
         self.stale_after_s = stale_after_s
         self.regime = 0
 
-    def signature(self, job: Job) -> Signature:
+    @staticmethod
+    def signature(job: Job) -> Signature:
         """What makes two jobs "the same job": who, what, how big, how long requested, and where
         (:meth:`placement`). Pure."""
-        return job.user, job.app, job.requested_walltime_s, job.num_procs, self.placement(job)
+        return job.user, job.app, job.requested_walltime_s, job.num_procs, History.placement(job)
 
     @staticmethod
     def shape(signature: Signature) -> Signature:
@@ -138,12 +140,14 @@ class History:
         value (few) instead of one per stored signature (many; on the synthetic cluster 20,646
         copies of 176 requested times in 40,229 signatures)."""
         user, app, walltime, procs, strings = self.signature(job)
-        if len(self.placements) > self.max_keys:
-            self.placements.clear()
-        if len(self.walltimes) > self.max_keys:
-            self.walltimes.clear()
-        return (user, app, self.walltimes.setdefault(walltime, walltime), procs,
-                self.placements.setdefault(strings, strings))
+        return user, app, self._shared(self.walltimes, walltime), procs, self._shared(self.placements, strings)
+
+    def _shared(self, copies: dict[_Part, _Part], value: _Part) -> _Part:
+        """The copy of ``value`` in ``copies`` (``value`` itself the first time); ``copies`` starts
+        over beyond ``max_keys``, so that it stays bounded whatever the stream."""
+        if len(copies) > self.max_keys:
+            copies.clear()
+        return copies.setdefault(value, value)
 
     def signature_median(self, job: Job) -> float | None:
         """Median log10 outcome of the last runs of the same job signature, if any. Pure.
