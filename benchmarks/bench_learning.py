@@ -81,8 +81,12 @@ def _measure(target, *args, lazy: bool = False) -> tuple[float, float]:
     kwargs = {"lazy": True} if lazy else {}
     process = mp.Process(target=target, args=(*args, queue), kwargs=kwargs)
     process.start()
-    result = queue.get()
+    # the result is two floats, small enough to sit in the queue's pipe until the child is joined;
+    # joining first means a child that died (a missing data file) stops the benchmark, not hangs it
     process.join()
+    if process.exitcode != 0:
+        raise SystemExit(f"{target.__name__}{args} failed (exit code {process.exitcode}); its error is above")
+    result: tuple[float, float] = queue.get()
     return result
 
 
