@@ -7,7 +7,7 @@ import pytest
 from pipeline.learning.consensus import Consensus
 from pipeline.learning.continual import DriftReset, Replay
 from pipeline.learning.drift import Alarm
-from pipeline.learning.history import OTHER, OWN_RUNS, SAME_REQUEST, STRANGER, History
+from pipeline.learning.history import ANOTHER_REQUEST, OTHER, OWN_RUNS, SAME_REQUEST, STRANGER, History
 from pipeline.learning.job import Job
 from pipeline.learning.selector import Selector
 from pipeline.learning.settling import Settling
@@ -139,12 +139,22 @@ def test_consensus_moves_the_users_last_job_with_the_same_request_halfway_to_the
 
 def test_consensus_counts_any_other_anchor_once_predicting_the_median_of_three():
     scattered = [_next_job(f"u{i}") for i in range(20)]  # their runs in the noisy population scatter
-    other_request = [Job("next", "s", 300.0, user=f"u{i}", requested_walltime_s=60) for i in range(20)]
-    votes = _votes(scattered + other_request)
+    no_request = [Job("next", "s", 300.0, user=f"u{i}") for i in range(20)]  # anchored on the user's last
+    votes = _votes(scattered + no_request)
     assert all(kind == OTHER for *_, kind in votes)
     assert _some_outside(votes), "no anchor outside the models"
     for predicted, anchor, model, plain, _ in votes:
         assert predicted == pytest.approx(sorted((anchor, model, plain))[1])
+
+
+def test_consensus_lets_a_new_request_vote_in_place_of_the_users_last_job():
+    new_request = [Job("next", "s", 300.0, user=f"u{i}", requested_walltime_s=60) for i in range(20)]
+    votes = _votes(new_request)
+    assert all(kind == ANOTHER_REQUEST for *_, kind in votes)
+    assert any(sorted((anchor, model, plain))[1] != pytest.approx(sorted((math.log10(60), model, plain))[1])
+               for _, anchor, model, plain, _ in votes), "the request never changed the vote"
+    for predicted, _, model, plain, _ in votes:
+        assert predicted == pytest.approx(sorted((math.log10(60), model, plain))[1])
 
 
 def test_consensus_predicts_a_stranger_with_the_plain_model():

@@ -2,7 +2,7 @@
 
 import math
 
-from pipeline.learning.history import OTHER, OWN_RUNS, SAME_REQUEST, History
+from pipeline.learning.history import ANOTHER_REQUEST, OTHER, OWN_RUNS, SAME_REQUEST, History
 from pipeline.learning.job import Job
 
 
@@ -137,12 +137,13 @@ def test_jobs_of_unknown_users_have_no_shape_to_share():
     assert history.anchor_source(job(user=None, app="b", request=3600.0, procs=8)) == (None, None)
 
 
-def test_an_anchor_without_runs_of_the_same_shape_is_the_same_request_else_other_history():
+def test_an_anchor_without_runs_of_the_same_shape_is_the_same_request_else_another_request_else_other():
     history = History()
     history.update(job(request=3600.0, procs=8), 3.0)
     history.update(job(app="b", request=60.0, procs=8), 2.0)
     assert history.anchor_source(job(app="c", request=3600.0, procs=16)) == (3.0, SAME_REQUEST)
-    assert history.anchor_source(job(app="c", request=7200.0)) == (2.0, OTHER)  # the user's last job
+    assert history.anchor_source(job(app="c", request=7200.0)) == (2.0, ANOTHER_REQUEST)  # the user's last job
+    assert history.anchor_source(job(app="c", request=None)) == (2.0, OTHER)  # the same, with no request
     assert history.anchor_source(job(user="v", app="a")) == (3.0, OTHER)  # the application's last job
     assert history.anchor_source(job(user="v", app="c")) == (None, None)  # a stranger
 

@@ -17,7 +17,8 @@ from typing import TypeVar
 from pipeline.learning.job import Job
 
 # How closely an anchor speaks for a job (History.anchor_source); a stranger has none
-OWN_RUNS, SAME_REQUEST, OTHER, STRANGER = "own runs", "same request", "other", "stranger"
+OWN_RUNS, SAME_REQUEST, ANOTHER_REQUEST, OTHER, STRANGER = (
+    "own runs", "same request", "another request", "other", "stranger")
 
 # Where a job runs: its string features, then the health status of each that names a component with
 # health reports (History.placement)
@@ -239,8 +240,10 @@ class History:
           other (median absolute deviation at most ``agreement``), the latest at most
           ``stale_after_s`` old;
         - ``SAME_REQUEST``: the user's last job with the same requested time;
+        - ``ANOTHER_REQUEST``: the user's last job, the job requesting a time the user has not lately;
         - ``OTHER``: anything else: signature runs that scatter, are stale or are retired by an
-          announced change, the user's last job of another request, the application's last job.
+          announced change, the user's last job when the job requests no time, the application's
+          last job.
 
         A signature that scatters lumps different jobs together (a user who names neither the
         application nor the time needed) or a job whose runtime depends on its input; its median
@@ -269,7 +272,9 @@ class History:
         user = self.users.get(job.user) if job.user is not None else None
         if user is not None:
             same = _same_request(user, job)
-            return (same, SAME_REQUEST, None) if same is not None else (user.last[-1], OTHER, None)
+            if same is not None:
+                return same, SAME_REQUEST, None
+            return user.last[-1], (ANOTHER_REQUEST if job.requested_walltime_s else OTHER), None
         app = self.apps.get(job.app) if job.app is not None else None
         return (app.last[-1], OTHER, None) if app is not None else (None, None, None)
 
