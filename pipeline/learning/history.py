@@ -240,7 +240,8 @@ class History:
           other (median absolute deviation at most ``agreement``), the latest at most
           ``stale_after_s`` old;
         - ``SAME_REQUEST``: the user's last job with the same requested time;
-        - ``ANOTHER_REQUEST``: the user's last job, the job requesting a time the user has not lately;
+        - ``ANOTHER_REQUEST``: the user's last job, when the job's requested time is not among the
+          user's recent ones (``requests_per_user``);
         - ``OTHER``: anything else: signature runs that scatter, are stale or are retired by an
           announced change, the user's last job when the job requests no time, the application's
           last job.
