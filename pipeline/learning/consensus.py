@@ -11,17 +11,18 @@ How much the anchor counts depends on how closely it speaks for the job
 (:meth:`History.anchor_source`). The job's own runs (its signature's agreeing runs in the current
 regime, the latest at most 90 days old) and the user's last job with the same request count twice:
 the prediction is the anchor when it lies between the two models, else it moves from the anchor
-toward the nearer model, by a tenth of the way for own runs and by half for the same request. Any
-other anchor (an application's last job, runs that scatter, are stale or predate an announced change)
-counts once: the prediction is the median of the three. Where the user asks for a time they have not
-asked for lately, their last job (of another request) says less than the request itself: the
-requested time votes in the anchor's place, and the prediction is the median of it and the two
-models (the larger of the two models' predictions when both lie below the request, as they mostly
-do). Repeated jobs are thus predicted from their own runs wherever the models do not both disagree,
-and a job seen for the first time leans on the models. A stranger (no signature, user or application
-known) has no anchor but the cold-start value (for a runtime the requested time, which overestimates
-most runtimes several-fold): it gets the plain model's prediction. For 500 jobs after an announced change, while
-the models settle and the history is young or shifted, every prediction is the median of the three.
+toward the nearer model, by a tenth of the way for own runs and by half for the same request. Where
+the user asks for a time they have not asked for lately, their last job (of another request) says
+less than the request itself: the requested time votes in the anchor's place, and the prediction is
+the median of it and the two models (the larger of the two models' predictions when both lie below
+the request, as they mostly do). Any other anchor (an application's last job, the user's last job
+when no time is requested, runs that scatter, are stale or predate an announced change) counts once:
+the prediction is the median of the three. Repeated jobs are thus predicted from their own runs
+wherever the models do not both disagree, and a job seen for the first time leans on the models. A
+stranger (no signature, user or application known) has no anchor but the cold-start value (for a
+runtime the requested time, which overestimates most runtimes several-fold): it gets the plain
+model's prediction. For 500 jobs after an announced change, while the models settle and the history
+is young or shifted, every prediction is the median of the three.
 
 The drift detectors score the plain median of the three, not the prediction: each signature's own
 runs follow a system change within a few runs, so the prediction's error would hide the change
