@@ -224,7 +224,7 @@ class Processor:
             if "change" in event:  # a known change point: announced, not detected
                 recent = list(ts.errors)[-100:]
                 level = sum(recent) / len(recent) if recent else 0.0
-                alarm = Alarm("known-change", ts.n_scored, event["time"], level, level)
+                alarm = Alarm("known-change", ts.n_scored, event["time"], level, level, event.get("component"))
                 ts.strategy.on_drift(alarm)
                 records.append(self._drift(event["system"], target, alarm))
         return records
@@ -250,6 +250,7 @@ class Processor:
             "schema": "drift-event/1", "system": system, "target": target, "detector": alarm.detector,
             "position": alarm.position, "time": alarm.time, "error_before": alarm.error_before,
             "error_after": alarm.error_after,
+            **({"component": alarm.component} if alarm.component is not None else {}),
         }
 
     def _shift(self, system: str, target: str, shift: Shift) -> Record:

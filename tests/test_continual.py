@@ -195,6 +195,18 @@ def test_consensus_anchor_from_runs_before_an_announced_change_is_not_the_jobs_o
     assert consensus._inputs(job).kind == OTHER
 
 
+def test_consensus_keeps_the_own_runs_of_jobs_placed_elsewhere_after_an_announced_change():
+    consensus = Consensus(StrategyContext("runtime_s"))
+
+    def on(group: str) -> Job:
+        return Job(group, "s", 0.0, user="u", requested_walltime_s=3600, features={"node_group": group})
+
+    for group in ("g1", "g2"):
+        consensus.learn_one(on(group), 60.0)
+    consensus.on_drift(Alarm("known-change", 2, 1.0, 0.1, 0.1, component="g1"))
+    assert [consensus._inputs(on(group)).kind for group in ("g1", "g2")] == [OTHER, OWN_RUNS]
+
+
 def test_consensus_keeps_a_users_repeated_identical_jobs_exact():
     consensus = Consensus(StrategyContext("runtime_s"))
     _noisy_population(consensus)

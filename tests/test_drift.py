@@ -136,3 +136,11 @@ def test_announced_changes_become_valid_drift_event_records():
     assert len(known) == len(announced)
     for record in records:
         validate(record)
+
+
+def test_an_announced_change_names_its_component():
+    cluster = SyntheticCluster(20_000, seed=1)
+    processor = Processor("naive", ("runtime_s",))
+    records = [r for e in cluster for r in processor.handle(e) if r["schema"] == "drift-event/1"]
+    named = [(r["system"], r["component"]) for r in records if r["detector"] == "known-change"]
+    assert named == [(c["system"], c["component"]) for c in cluster.truth if c["change_type"] is not None]

@@ -98,6 +98,24 @@ def test_after_a_rollback_runs_from_before_the_patch_are_not_shifted_like_runs_f
     assert history.signature_median(placed("before", "g1")) == 3.0
 
 
+def test_a_change_of_one_component_retires_only_the_runs_placed_on_it():
+    history = History()
+    history.update(placed("u1", "g1"), 3.0)
+    history.update(placed("u1", "g2"), 3.0)
+    history.on_change("g1")
+    assert history.anchor_source(placed("u1", "g1")) == (3.0, OTHER)
+    assert history.anchor_source(placed("u1", "g2")) == (3.0, OWN_RUNS)
+
+
+def test_a_change_of_a_component_no_job_is_placed_on_retires_every_signature():
+    history = History()
+    history.update(placed("u1", "g1"), 3.0)
+    history.update(placed("u1", "g2"), 3.0)
+    history.on_change("fs")  # a file system the jobs do not name: it may be under any of them
+    assert history.anchor_source(placed("u1", "g1")) == (3.0, OTHER)
+    assert history.anchor_source(placed("u1", "g2")) == (3.0, OTHER)
+
+
 def test_the_health_status_of_where_a_job_runs_is_part_of_its_signature():
     history = History()
     healthy = Job("j", "s", 0.0, user="u", features={"file_system": "scratch"}, health={"health.scratch.not_ok": 0.0})

@@ -16,13 +16,13 @@ the user asks for a time they have not asked for lately, their last job (of anot
 less than the request itself: the requested time votes in the anchor's place, and the prediction is
 the median of it and the two models (the larger of the two models' predictions when both lie below
 the request, as they mostly do). Any other anchor (an application's last job, the user's last job
-when no time is requested, runs that scatter, are stale or predate an announced change) counts once:
-the prediction is the median of the three. Repeated jobs are thus predicted from their own runs
-wherever the models do not both disagree, and a job seen for the first time leans on the models. A
-stranger (no signature, user or application known) has no anchor but the cold-start value (for a
-runtime the requested time, which overestimates most runtimes several-fold): it gets the plain
-model's prediction. For 500 jobs after an announced change, while the models settle and the history
-is young or shifted, every prediction is the median of the three.
+when no time is requested, runs that scatter, are stale or predate an announced change of where they
+ran) counts once: the prediction is the median of the three. Repeated jobs are thus predicted from
+their own runs wherever the models do not both disagree, and a job seen for the first time leans on
+the models. A stranger (no signature, user or application known) has no anchor but the cold-start
+value (for a runtime the requested time, which overestimates most runtimes several-fold): it gets
+the plain model's prediction. For 500 jobs after an announced change, while the models settle and
+the history is young or shifted, every prediction is the median of the three.
 
 The drift detectors score the plain median of the three, not the prediction: each signature's own
 runs follow a system change within a few runs, so the prediction's error would hide the change
@@ -132,10 +132,11 @@ class Predictors(Strategy):
         """After an announced change the plain model replays only jobs learned since: it has no
         history to tell the regimes apart, and replaying the old one held it there (a halved I/O
         rate on the synthetic cluster took 6,073 jobs to recover from; 526 with this rule). The
-        history retires its signature runs (:meth:`History.on_change`)."""
+        history retires the signature runs placed on the changed component
+        (:meth:`History.on_change`)."""
         if alarm.detector == "known-change":
             self.announced += 1
-            self.history.on_change()
+            self.history.on_change(alarm.component)
 
     @property
     def buffer_size(self) -> int:

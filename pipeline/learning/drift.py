@@ -19,13 +19,15 @@ from river import drift, stats
 
 @dataclass(frozen=True)
 class Alarm:
-    """One detector's alarm: where in the stream, and the error level before and after."""
+    """One detector's alarm: where in the stream, the error level before and after, and for an
+    announced change the component it names."""
 
     detector: str
     position: int
     time: float
     error_before: float
     error_after: float
+    component: str | None = None
 
     @property
     def calls_for_a_new_model(self) -> bool:
