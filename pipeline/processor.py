@@ -34,8 +34,9 @@ Record = dict[str, Any]
 # own weights and scales instead of river objects; 9: History keeps how far a signature's runs may
 # scatter to count as a job's own; 10: an interval per basis of prediction, pending predictions keep
 # their basis, recent interval hits are kept; 11: a signature's runs start with the submission time
-# of its latest, and History keeps when runs go stale).
-STATE_FORMAT = 11
+# of its latest, and History keeps when runs go stale; 12: consensus's settling keeps the component
+# it covers, and the strategy the component its last announced change retired runs of).
+STATE_FORMAT = 12
 RECENT_COMPLETIONS = 10_000  # per system: enough to outlast any reordering between the input topics
 
 
@@ -208,8 +209,9 @@ class Processor:
             for alarm in ts.monitor.update(abs(watched), event["end_time"]):
                 ts.strategy.on_drift(alarm)
                 records.append(self._drift(job.system, target, alarm))
-            if component is not None:  # for operators: the models adapt to a component's change unaided
+            if component is not None:  # for operators, and for histories of each job's own runs
                 for shift in ts.shifts.update(component, watched, ts.n_scored, event["end_time"]):
+                    ts.strategy.on_shift(shift.component.split("=", 1)[1])  # the value jobs name
                     records.append(self._shift(job.system, target, shift))
             if ts.n_scored % self.metrics_every == 0:
                 records.append(self._metrics(job.system, target, ts, event["end_time"]))

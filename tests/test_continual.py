@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from pipeline.learning.consensus import Consensus
+from pipeline.learning.consensus import SETTLING, Consensus
 from pipeline.learning.continual import DriftReset, Replay
 from pipeline.learning.drift import Alarm
 from pipeline.learning.history import ANOTHER_REQUEST, OTHER, OWN_RUNS, SAME_REQUEST, STRANGER, History
@@ -270,3 +270,23 @@ def test_settling_fades_out_and_leaves_predictions_alone_between_changes():
     assert settling.offset(("g1",)) == 0.2  # the last of its jobs: half strength
     settling.update(("g1",), 0.4)
     assert not settling.active and settling.offset(("g1",)) == 0.0
+
+
+def test_settling_covers_the_changed_components_jobs_only_or_every_job_when_none_is_named():
+    settling = Settling()
+    settling.start("g1")
+    assert settling.covers((("node_group", "g1"),)) and not settling.covers((("node_group", "g2"),))
+    settling.start()
+    assert settling.covers((("node_group", "g2"),))
+
+
+def test_consensus_settles_only_the_jobs_on_an_announced_changes_component():
+    consensus = Consensus(StrategyContext("runtime_s"))
+
+    def on(group: str) -> Job:
+        return Job(group, "s", 0.0, user="u", requested_walltime_s=3600, features={"node_group": group})
+
+    for group in ("g1", "g2"):
+        consensus.learn_one(on(group), 60.0)
+    consensus.on_drift(Alarm("known-change", 2, 1.0, 0.1, 0.1, component="g1"))
+    assert [consensus.predict_detail(on(group)).basis for group in ("g1", "g2")] == [SETTLING, OWN_RUNS]

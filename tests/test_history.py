@@ -116,6 +116,22 @@ def test_a_change_of_a_component_no_job_is_placed_on_retires_every_signature():
     assert history.anchor_source(placed("u1", "g2")) == (3.0, OTHER)
 
 
+def test_a_shift_of_one_component_retires_only_the_runs_placed_on_it():
+    history = History()
+    history.update(placed("u1", "g1"), 3.0)
+    history.update(placed("u1", "g2"), 3.0)
+    history.on_shift("g2")
+    assert history.anchor_source(placed("u1", "g1")) == (3.0, OWN_RUNS)
+    assert history.anchor_source(placed("u1", "g2")) == (3.0, OTHER)
+
+
+def test_a_shift_of_a_component_no_job_is_placed_on_retires_nothing():
+    history = History()
+    history.update(placed("u1", "g1"), 3.0)
+    history.on_shift("g9")
+    assert history.anchor_source(placed("u1", "g1")) == (3.0, OWN_RUNS)
+
+
 def test_the_health_status_of_where_a_job_runs_is_part_of_its_signature():
     history = History()
     healthy = Job("j", "s", 0.0, user="u", features={"file_system": "scratch"}, health={"health.scratch.not_ok": 0.0})

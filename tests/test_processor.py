@@ -2,6 +2,7 @@
 
 import copy
 import pickle
+import random
 
 import pytest
 
@@ -141,6 +142,32 @@ class _ByUser(Last2):
     def predict_detail(self, job):
         predicted = self.predict_one(job)
         return Prediction(predicted, predicted, job.user)
+
+
+class _Steady(Last2):
+    """Predicts 100 s whatever it learns, and keeps the components it is told have shifted."""
+
+    def __init__(self, context):
+        super().__init__(context)
+        self.shifted = []
+
+    def predict_one(self, job):
+        return 100.0
+
+    def on_shift(self, component):
+        self.shifted.append(component)
+
+
+def test_a_components_shift_reaches_the_strategy_as_the_value_its_jobs_name():
+    processor = Processor("last2")
+    processor.handle(SUBMISSION | {"job_id": "0"})
+    steady = processor.systems["sp2"].targets["runtime_s"].strategy = _Steady(StrategyContext("runtime_s"))
+    rng = random.Random(0)
+    for i in range(3000):  # the monitor watches a component after 2,000 of its jobs
+        runtime = 100.0 * 10 ** (rng.gauss(0.0, 0.05) + (0.3 if i >= 2500 else 0.0))
+        processor.handle(COMPLETION | {"job_id": f"c{i}", "features": {"node_group": "g2"},
+                                       "outcome": {"runtime_s": runtime}})
+    assert steady.shifted == ["g2"]
 
 
 def test_a_prediction_record_names_what_it_rests_on():

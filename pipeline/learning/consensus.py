@@ -22,7 +22,8 @@ their own runs wherever the models do not both disagree, and a job seen for the 
 the models. A stranger (no signature, user or application known) has no anchor but the cold-start
 value (for a runtime the requested time, which overestimates most runtimes several-fold): it gets
 the plain model's prediction. For 500 jobs after an announced change, while the models settle and
-the history is young or shifted, every prediction is the median of the three.
+the history is young or shifted, every prediction of a job on the changed component (of every job,
+when the jobs do not name it) is the median of the three.
 
 The drift detectors score the plain median of the three, not the prediction: each signature's own
 runs follow a system change within a few runs, so the prediction's error would hide the change
@@ -90,6 +91,7 @@ class Predictors(Strategy):
         self.range = ObservedRange()
         self.k, self.replay_plain = k, replay_plain
         self.announced = 0
+        self.changed: str | None = None  # the component the last announced change retired runs of
         self.n_learned = 0
 
     def _inputs(self, job: Job) -> Inputs:
@@ -136,7 +138,12 @@ class Predictors(Strategy):
         (:meth:`History.on_change`)."""
         if alarm.detector == "known-change":
             self.announced += 1
-            self.history.on_change(alarm.component)
+            self.changed = self.history.on_change(alarm.component)
+
+    def on_shift(self, component: str) -> None:
+        """An unannounced change of one component: the runs of its jobs retire
+        (:meth:`History.on_shift`)."""
+        self.history.on_shift(component)
 
     @property
     def buffer_size(self) -> int:
@@ -163,8 +170,11 @@ class Consensus(Predictors):
         request vote instead of the user's last job cut every prequential and whole-sequence error
         on all four (HPC2N median 0.121 -> 0.116; docs/results.md, "A new request votes").
 
-    For 500 jobs after an announced change, while the models settle, the prediction is the median
-    of the three, corrected per placement (see :class:`~pipeline.learning.settling.Settling`).
+    For 500 jobs after an announced change, while the models settle, a job on the changed component
+    (any job, when the jobs do not name it) is predicted by the median of the three, corrected per
+    placement (see :class:`~pipeline.learning.settling.Settling`). A component's shift seen by the
+    monitor (:class:`~pipeline.learning.shift.ShiftMonitor`) retires its jobs' runs too
+    (:meth:`History.on_shift`), without settling.
 
     Examples
     --------
@@ -183,14 +193,14 @@ class Consensus(Predictors):
         self.pulls = {OWN_RUNS: pull_own, SAME_REQUEST: pull_request}
         self.settling = Settling()
 
-    def _votes(self, inputs: Inputs) -> tuple[float, float]:
+    def _votes(self, inputs: Inputs, settling: bool) -> tuple[float, float]:
         """The prediction (log10, before any settling correction): the anchor when it lies between
         the two models, else the anchor moved toward the nearer model as far as its kind says, for a
         new request the median of the requested time and the models, for a stranger the plain
         model's; and the plain median of the three, which the drift detectors score."""
         model, plain = self._model(inputs), self._plain(inputs)
         median = sorted((inputs.anchor, model, plain))[1]
-        if self.settling.active:  # after an announced change the history is young or shifted
+        if settling:  # after an announced change the history is young or shifted
             return median, median
         if inputs.kind == STRANGER:
             return plain, median
@@ -212,20 +222,23 @@ class Consensus(Predictors):
         basis is own runs 0.32, other 0.53, same request 0.58, another request 0.59, stranger 0.71
         (docs/results.md, "A new request votes")."""
         inputs = self._inputs(job)
-        vote, median = self._votes(inputs)
+        placement = History.placement(job) if self.settling.active else ()
+        settling = self.settling.covers(placement)
+        vote, median = self._votes(inputs, settling)
         basis = inputs.kind
-        if self.settling.active:
-            vote += self.settling.offset(History.placement(job))
+        if settling:
+            vote += self.settling.offset(placement)
             basis = SETTLING
         return Prediction(self._output(vote), self._output(median), basis)
 
     def learn_one(self, job: Job, y: float) -> None:
         log_y, inputs = math.log10(y), self._inputs(job)
         if self.settling.active:
-            self.settling.update(History.placement(job), log_y - self._votes(inputs)[0])
+            placement = History.placement(job)
+            self.settling.update(placement, log_y - self._votes(inputs, self.settling.covers(placement))[0])
         self._learn(job, log_y, inputs)
 
     def on_drift(self, alarm: Alarm) -> None:
         super().on_drift(alarm)
         if alarm.detector == "known-change":
-            self.settling.start()
+            self.settling.start(self.changed)

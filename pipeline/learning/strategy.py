@@ -80,6 +80,10 @@ class Strategy(abc.ABC):
     def on_drift(self, alarm: Alarm) -> None:  # noqa: B027 - optional hook
         """React to a drift alarm or an announced change on this strategy's error stream."""
 
+    def on_shift(self, component: str) -> None:  # noqa: B027 - optional hook
+        """React to a component's shift: its jobs (``component`` as their features name it, e.g.
+        ``g2``) run longer or shorter than predicted lately. Default: ignore."""
+
     @property
     def regime(self) -> str | None:
         """Name of the regime the strategy currently predicts with, if it tracks regimes."""
