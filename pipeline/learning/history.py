@@ -186,7 +186,7 @@ class History:
         within 10% of its error before the change, naive 258. Retiring every signature when one node
         group changed restarted the others' runs too, one run at a time: seed 3's replacement of g1
         was recovered from at job 2,334 instead of 648, seed 1's returning regime on g2 at 211
-        instead of 13 (docs/results.md, "An announced change retires its component's runs").
+        instead of 13 (docs/results.md, "A change of one component touches its jobs only").
         """
         placed = self._placed_on(component)
         self._retire(placed or list(self.signatures))
