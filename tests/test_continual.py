@@ -195,16 +195,23 @@ def test_consensus_anchor_from_runs_before_an_announced_change_is_not_the_jobs_o
     assert consensus._inputs(job).kind == OTHER
 
 
-def test_consensus_keeps_the_own_runs_of_jobs_placed_elsewhere_after_an_announced_change():
+def _on(group: str) -> Job:
+    """A job of one user on node group ``group``."""
+    return Job(group, "s", 0.0, user="u", requested_walltime_s=3600, features={"node_group": group})
+
+
+def _after_a_change_of_g1() -> Consensus:
+    """Consensus that learned one job on g1 and one on g2, then heard of a change of g1."""
     consensus = Consensus(StrategyContext("runtime_s"))
-
-    def on(group: str) -> Job:
-        return Job(group, "s", 0.0, user="u", requested_walltime_s=3600, features={"node_group": group})
-
     for group in ("g1", "g2"):
-        consensus.learn_one(on(group), 60.0)
+        consensus.learn_one(_on(group), 60.0)
     consensus.on_drift(Alarm("known-change", 2, 1.0, 0.1, 0.1, component="g1"))
-    assert [consensus._inputs(on(group)).kind for group in ("g1", "g2")] == [OTHER, OWN_RUNS]
+    return consensus
+
+
+def test_consensus_keeps_the_own_runs_of_jobs_placed_elsewhere_after_an_announced_change():
+    consensus = _after_a_change_of_g1()
+    assert [consensus._inputs(_on(group)).kind for group in ("g1", "g2")] == [OTHER, OWN_RUNS]
 
 
 def test_consensus_keeps_a_users_repeated_identical_jobs_exact():
@@ -281,12 +288,5 @@ def test_settling_covers_the_changed_components_jobs_only_or_every_job_when_none
 
 
 def test_consensus_settles_only_the_jobs_on_an_announced_changes_component():
-    consensus = Consensus(StrategyContext("runtime_s"))
-
-    def on(group: str) -> Job:
-        return Job(group, "s", 0.0, user="u", requested_walltime_s=3600, features={"node_group": group})
-
-    for group in ("g1", "g2"):
-        consensus.learn_one(on(group), 60.0)
-    consensus.on_drift(Alarm("known-change", 2, 1.0, 0.1, 0.1, component="g1"))
-    assert [consensus.predict_detail(on(group)).basis for group in ("g1", "g2")] == [SETTLING, OWN_RUNS]
+    consensus = _after_a_change_of_g1()
+    assert [consensus.predict_detail(_on(group)).basis for group in ("g1", "g2")] == [SETTLING, OWN_RUNS]

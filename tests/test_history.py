@@ -98,38 +98,40 @@ def test_after_a_rollback_runs_from_before_the_patch_are_not_shifted_like_runs_f
     assert history.signature_median(placed("before", "g1")) == 3.0
 
 
-def test_a_change_of_one_component_retires_only_the_runs_placed_on_it():
+def on_two_groups():
+    """A history with one run of the same job on node groups g1 and g2."""
     history = History()
     history.update(placed("u1", "g1"), 3.0)
     history.update(placed("u1", "g2"), 3.0)
+    return history
+
+
+def kinds_on_the_two_groups(history):
+    return [history.anchor_source(placed("u1", group)) for group in ("g1", "g2")]
+
+
+def test_a_change_of_one_component_retires_only_the_runs_placed_on_it():
+    history = on_two_groups()
     history.on_change("g1")
-    assert history.anchor_source(placed("u1", "g1")) == (3.0, OTHER)
-    assert history.anchor_source(placed("u1", "g2")) == (3.0, OWN_RUNS)
+    assert kinds_on_the_two_groups(history) == [(3.0, OTHER), (3.0, OWN_RUNS)]
 
 
 def test_a_change_of_a_component_no_job_is_placed_on_retires_every_signature():
-    history = History()
-    history.update(placed("u1", "g1"), 3.0)
-    history.update(placed("u1", "g2"), 3.0)
+    history = on_two_groups()
     history.on_change("fs")  # a file system the jobs do not name: it may be under any of them
-    assert history.anchor_source(placed("u1", "g1")) == (3.0, OTHER)
-    assert history.anchor_source(placed("u1", "g2")) == (3.0, OTHER)
+    assert kinds_on_the_two_groups(history) == [(3.0, OTHER), (3.0, OTHER)]
 
 
 def test_a_shift_of_one_component_retires_only_the_runs_placed_on_it():
-    history = History()
-    history.update(placed("u1", "g1"), 3.0)
-    history.update(placed("u1", "g2"), 3.0)
+    history = on_two_groups()
     history.on_shift("g2")
-    assert history.anchor_source(placed("u1", "g1")) == (3.0, OWN_RUNS)
-    assert history.anchor_source(placed("u1", "g2")) == (3.0, OTHER)
+    assert kinds_on_the_two_groups(history) == [(3.0, OWN_RUNS), (3.0, OTHER)]
 
 
 def test_a_shift_of_a_component_no_job_is_placed_on_retires_nothing():
-    history = History()
-    history.update(placed("u1", "g1"), 3.0)
+    history = on_two_groups()
     history.on_shift("g9")
-    assert history.anchor_source(placed("u1", "g1")) == (3.0, OWN_RUNS)
+    assert kinds_on_the_two_groups(history) == [(3.0, OWN_RUNS), (3.0, OWN_RUNS)]
 
 
 def test_the_health_status_of_where_a_job_runs_is_part_of_its_signature():
