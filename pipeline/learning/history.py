@@ -204,7 +204,9 @@ class History:
         self._retire(self._placed_on(component))
 
     def _placed_on(self, component: str | None) -> list[Signature]:
-        return [key for key in self.signatures if component is not None and _places_on(key[-1], component)]
+        if component is None:
+            return []
+        return [key for key in self.signatures if places_on(key[-1], component)]
 
     def _retire(self, keys: list[Signature]) -> None:
         for key in keys:
@@ -391,7 +393,8 @@ def _median(values: Sequence[float]) -> float:
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
-def _places_on(placement: Placement, component: str) -> bool:
+def places_on(placement: Placement, component: str) -> bool:
+    """Whether a job on ``placement`` runs on ``component`` (one of its string features names it). Pure."""
     return any(value == component for _, value in placement)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.learning.history import Placement
+from pipeline.learning.history import Placement, places_on
 
 
 class Settling:
@@ -55,7 +55,7 @@ class Settling:
     def covers(self, placement: Placement) -> bool:
         """Whether a job on ``placement`` is settling: the change's component is part of it (any
         placement when the change named none). Pure."""
-        return self.left > 0 and (self.component is None or any(v == self.component for _, v in placement))
+        return self.left > 0 and (self.component is None or places_on(placement, self.component))
 
     def start(self, component: str | None = None) -> None:
         """An announced change (of ``component``, if the jobs name it): forget the last change's
