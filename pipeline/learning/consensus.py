@@ -91,7 +91,6 @@ class Predictors(Strategy):
         self.range = ObservedRange()
         self.k, self.replay_plain = k, replay_plain
         self.announced = 0
-        self.changed: str | None = None  # the component the last announced change retired runs of
         self.n_learned = 0
 
     def _inputs(self, job: Job) -> Inputs:
@@ -137,8 +136,13 @@ class Predictors(Strategy):
         history retires the signature runs placed on the changed component
         (:meth:`History.on_change`)."""
         if alarm.detector == "known-change":
-            self.announced += 1
-            self.changed = self.history.on_change(alarm.component)
+            self._announce(alarm.component)
+
+    def _announce(self, component: str | None) -> str | None:
+        """Count an announced change and retire the history's runs on ``component``; return the
+        component if the jobs name it (see :meth:`History.on_change`)."""
+        self.announced += 1
+        return self.history.on_change(component)
 
     def on_shift(self, component: str) -> None:
         """An unannounced change of one component: the runs of its jobs retire
@@ -239,6 +243,5 @@ class Consensus(Predictors):
         self._learn(job, log_y, inputs)
 
     def on_drift(self, alarm: Alarm) -> None:
-        super().on_drift(alarm)
         if alarm.detector == "known-change":
-            self.settling.start(self.changed)
+            self.settling.start(self._announce(alarm.component))
