@@ -93,6 +93,9 @@ def validate(event: Any) -> str:
         # the validator sees NaN and infinity as null and would say "null is not of type number"
         reason = "NaN and infinity are not JSON numbers" if _non_finite(event, path) else error.message
         raise InvalidEvent(reason, ".".join(str(p) for p in path) or None) from None
+    if kind == "job-completion" and event["end_time"] < event["time"]:
+        # a schema cannot compare two fields; in stream order such a job would end before it began
+        raise InvalidEvent(f"{event['end_time']:g} is before the job's submit time {event['time']:g}", "end_time")
     return kind
 
 

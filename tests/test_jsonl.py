@@ -75,3 +75,30 @@ def test_windows_line_endings_read_like_unix_ones(events_file):
     path, events = events_file
     path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
     assert list(JsonlSource(path)) == events
+
+
+def test_events_listed_job_by_job_are_put_in_stream_order(events_file):
+    path, events = events_file
+    completions = {e["job_id"]: e for e in events if e["schema"] == "job-completion/1"}
+    by_job = [x for e in events if e["schema"] != "job-completion/1"  # each completion right after its submission
+              for x in (e, completions.get(e.get("job_id"))) if x]
+    path.write_text("".join(json.dumps(e) + "\n" for e in by_job))
+    source = JsonlSource(path)
+    assert list(source) == events
+    assert source.stats.reordered > 0
+
+
+def test_a_file_in_stream_order_counts_nothing_reordered(events_file):
+    path, _ = events_file
+    source = JsonlSource(path)
+    list(source)
+    assert source.stats.reordered == 0
+
+
+def test_a_completion_that_ends_before_its_submission_names_file_and_line(events_file):
+    path, events = events_file
+    number, completion = next((i, e) for i, e in enumerate(events, start=1) if e["schema"] == "job-completion/1")
+    _break_line(path, number, json.dumps({**completion, "end_time": completion["time"] - 1}) + "\n")
+    with pytest.raises(SourceError) as error:
+        list(JsonlSource(path))
+    assert (error.value.line, error.value.field) == (number, "end_time")

@@ -1,5 +1,6 @@
 """The replay must never let a prediction see a label from its future, nor learn held-out jobs."""
 
+import json
 from typing import ClassVar
 
 import pytest
@@ -7,6 +8,7 @@ import pytest
 from pipeline.evaluation.protocol import prepare, run_strategy
 from pipeline.learning import registry
 from pipeline.learning.baselines import Last2
+from pipeline.sources.jsonl import JsonlSource
 from pipeline.sources.swf import SwfSource
 from pipeline.sources.synthetic import SyntheticCluster
 
@@ -46,9 +48,12 @@ def spy(monkeypatch):
     return Spy
 
 
-def _run(events, tasks, spy):
+def _run(events, tasks, spy, replayed=None):
+    """Prepare ``events`` and run the spy over them (or over ``replayed``, the same events in another
+    order, which :func:`prepare` itself would refuse)."""
     spy.end_times = {e["job_id"]: e["end_time"] for e in events if e["schema"] == "job-completion/1"}
     workload = prepare(events, "runtime_s", tasks, seed=1)
+    workload.events = replayed or workload.events
     run_strategy(workload, "spy", seed=1)
     return workload, spy.last
 
@@ -65,9 +70,26 @@ def test_a_replay_that_leaks_labels_is_caught(swf_slice, spy):
 
     (Completions before their own submissions would not get that far: the Processor refuses them.)
     """
-    events = sorted(SwfSource(swf_slice), key=lambda e: (e["time"], e["schema"] == "job-completion/1"))
-    _, run = _run(events, 1, spy)
+    events = list(SwfSource(swf_slice))
+    leaky = sorted(events, key=lambda e: (e["time"], e["schema"] == "job-completion/1"))
+    _, run = _run(events, 1, spy, replayed=leaky)
     assert any(latest > t for t, latest in run.checks)
+
+
+def test_events_out_of_stream_order_are_refused(swf_slice):
+    events = sorted(SwfSource(swf_slice), key=lambda e: (e["time"], e["schema"] == "job-completion/1"))
+    with pytest.raises(ValueError, match="not in stream order"):
+        prepare(events, "runtime_s", 1, seed=1)
+
+
+def test_a_jsonl_file_listed_job_by_job_is_replayed_without_leaks(swf_slice, spy, tmp_path):
+    events = list(SwfSource(swf_slice))
+    completions = {e["job_id"]: e for e in events if e["schema"] == "job-completion/1"}
+    by_job = [x for e in events if e["schema"] == "job-submission/1" for x in (e, completions.get(e["job_id"])) if x]
+    path = tmp_path / "by_job.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in by_job))
+    _, run = _run(list(JsonlSource(path)), 2, spy)
+    assert not [(t, latest) for t, latest in run.checks if latest > t]
 
 
 def test_held_out_jobs_are_never_learned(spy):

@@ -70,6 +70,14 @@ def test_completion_outcomes_must_be_positive():
     assert error.value.field == "outcome.runtime_s"
 
 
+def test_a_completion_that_ends_before_its_submit_time_is_rejected():
+    completion = {**SUBMISSION, "schema": "job-completion/1", "start_time": SUBMISSION["time"],
+                  "end_time": SUBMISSION["time"] - 5, "status": "completed", "outcome": {"runtime_s": 5}}
+    with pytest.raises(InvalidEvent, match="before the job's submit time") as error:
+        validate(completion)
+    assert error.value.field == "end_time"
+
+
 @pytest.mark.parametrize("number", [float("nan"), float("inf")])
 def test_non_finite_numbers_are_rejected_as_such(number):
     with pytest.raises(InvalidEvent) as error:

@@ -19,7 +19,7 @@ from pipeline.evaluation import metrics
 from pipeline.evaluation.absence import JobKey, by_absence, days_away
 from pipeline.evaluation.tasks import Task, make_tasks, task_of, test_split
 from pipeline.processor import Processor
-from pipeline.sources.timeline import Event, event_time
+from pipeline.sources.timeline import Event, event_time, order_key
 
 
 @dataclass
@@ -70,7 +70,12 @@ def _key(event: Event) -> JobKey:
 
 def prepare(events: Sequence[Event], target: str, task_spec: int | list[float], seed: int,
             test_share: float = 0.2) -> Workload:
-    """Cut the stream into tasks, hold out a seeded share of each task, and fix the accuracy bins."""
+    """Cut the stream into tasks, hold out a seeded share of each task, and fix the accuracy bins.
+
+    ``events`` must be in stream order (the sources' order): in any other, a prediction could be
+    made after a label from its future was learned.
+    """
+    _check_stream_order(events)
     observed = {_key(e): e["outcome"][target] for e in events
                 if e["schema"].startswith("job-completion") and target in e["outcome"]}
     submissions = [e for e in events if e["schema"].startswith("job-submission")]
@@ -99,6 +104,14 @@ def prepare(events: Sequence[Event], target: str, task_spec: int | list[float], 
         edges=metrics.bin_edges(list(observed.values())), n_stream=n_stream,
         away=days_away(events, {_key(j) for j in jobs} - held_out),
     )
+
+
+def _check_stream_order(events: Sequence[Event]) -> None:
+    for index in range(1, len(events)):
+        if order_key(events[index]) < order_key(events[index - 1]):
+            event = events[index]
+            raise ValueError(f"the events are not in stream order: event {index + 1} ({event['schema']}"
+                             f"{', job ' + str(event['job_id']) if 'job_id' in event else ''}) comes after a later one")
 
 
 def _score(processor: Processor, workload: Workload, health: dict[JobKey, Mapping[str, float]]

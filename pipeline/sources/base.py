@@ -21,14 +21,17 @@ class SourceError(ValueError):
 
 @dataclass
 class SourceStats:
-    """Counts a report shows next to its numbers: jobs read, lines skipped and why."""
+    """Counts a report shows next to its numbers: jobs read, lines skipped and why, events that the
+    file listed out of stream order."""
 
     jobs: int = 0
     health_events: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
+    reordered: int = 0
 
     def as_dict(self) -> dict[str, object]:
-        return {"jobs": self.jobs, "health_events": self.health_events, "skipped": dict(self.skipped)}
+        return {"jobs": self.jobs, "health_events": self.health_events, "skipped": dict(self.skipped),
+                "reordered": self.reordered}
 
 
 @contextmanager

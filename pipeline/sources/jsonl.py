@@ -1,4 +1,4 @@
-"""JSON lines of events in the topic schemas, one event per line, replayed in file order."""
+"""JSON lines of events in the topic schemas, one event per line, replayed in stream order."""
 
 from __future__ import annotations
 
@@ -8,11 +8,17 @@ from pathlib import Path
 
 from pipeline.schemas import InvalidEvent, validate
 from pipeline.sources.base import SourceError, SourceStats, open_text
-from pipeline.sources.timeline import Event
+from pipeline.sources.timeline import Event, order_key
 
 
 class JsonlSource:
-    """Validated events from a ``.jsonl`` file (plain or gzip).
+    """Validated events from a ``.jsonl`` file (plain or gzip), in stream order.
+
+    A file need not be in stream order: an export listed job by job (each submission followed by
+    its completion) is common, and replayed in file order it would teach each completion before the
+    submissions that came while the job ran. So the whole file is read, then stably sorted
+    (:func:`~pipeline.sources.timeline.order_key`); ``stats.reordered`` counts the events that stood
+    after a later one.
 
     Parameters
     ----------
@@ -30,6 +36,12 @@ class JsonlSource:
 
     def __iter__(self) -> Iterator[Event]:
         self.stats = SourceStats()
+        events = list(self._events())
+        self.stats.reordered = _behind([order_key(event) for event in events])
+        events.sort(key=order_key)  # stable: events at the same place keep the file's order
+        return iter(events)
+
+    def _events(self) -> Iterator[Event]:
         with open_text(self.path) as lines:
             for number, line in enumerate(lines, start=1):
                 if not line.strip():
@@ -57,3 +69,14 @@ class JsonlSource:
         except InvalidEvent as error:
             raise SourceError(self.path, number, error.field or "event", error.reason) from None
         return event
+
+
+def _behind(keys: list[tuple[float, int]]) -> int:
+    """How many keys come after a greater one."""
+    count, latest = 0, None
+    for key in keys:
+        if latest is not None and key < latest:
+            count += 1
+        else:
+            latest = key
+    return count

@@ -54,12 +54,14 @@ class SwfSource:
         self.lenient = lenient
         self.header: dict[str, Any] = {"queues": {}, "partitions": {}}
         self.stats = SourceStats()
+        self._latest_submit = float("-inf")  # field 2 of the last job read
 
     def __iter__(self) -> Iterator[Event]:
         self.stats = SourceStats()
         return interleave(self._jobs())
 
     def _jobs(self) -> Iterator[tuple[Event, Event | None]]:
+        self._latest_submit = float("-inf")
         # header comments are free text, often Latin-1 in the archive's older logs; data lines are numbers
         with open_text(self.path, errors="replace") as lines:
             for number, line in enumerate(lines, start=1):
@@ -118,6 +120,11 @@ class SwfSource:
             return None
         # the standard makes every header line optional: without UnixStartTime times count from the epoch
         submit = self.header.get("unix_start_time", 0) + f[1]
+        if f[1] < self._latest_submit:  # the standard sorts lines by submit time; the stream needs it
+            raise SourceError(self.path, number, "field 2 (submit time)",
+                              f"{f[1]:g} is before an earlier line's {self._latest_submit:g}: "
+                              "SWF lines are sorted by submit time")
+        self._latest_submit = f[1]
         procs = f[7] if f[7] > 0 else f[4]
         submission: Event = {
             "schema": "job-submission/1", "job_id": str(int(f[0])), "system": self.system, "time": submit,
