@@ -219,9 +219,9 @@ def _detection(report: dict[str, Any], runs: dict[str, StrategyRun], workload: W
     from pipeline.evaluation.detection import detection
     from pipeline.evaluation.metrics import abs_log10_ratio
 
-    lines = [f"scripted changes of {workload.target} (jobs of the system until the first alarm / until the first "
-             "and the last of the first 200 completions whose mean error is within 10% of before; false alarms "
-             "per 100k jobs):"]
+    lines = [f"scripted changes of {workload.target} (jobs of the system until the first alarm, - if none came "
+             "before its next change / until the first and the last of the first 200 completions whose mean error "
+             "is within 10% of before; false alarms per 100k jobs):"]
     for name, summary in report["strategies"].items():
         run = runs[name]
         errors = abs_log10_ratio(run.predicted, run.observed)

@@ -117,6 +117,17 @@ def test_synthetic_evaluation_reports_how_the_scripted_changes_were_flagged():
     assert report["false_alarms_per_100k_jobs"] == 1e5 / 3000
 
 
+def test_a_change_left_unflagged_is_not_flagged_by_the_next_changes_announcement():
+    from pipeline.evaluation.detection import detection
+
+    subs = [{"schema": "job-submission/1", "system": "a", "time": float(t)} for t in range(3000)]
+    truth = [{"system": "a", "target": "runtime_s", "time": 1000.0},
+             {"system": "a", "target": "runtime_s", "time": 2000.0}]
+    alarms = [{"system": "a", "target": "runtime_s", "time": 2000.0, "detector": "known-change"}]
+    report = detection(truth, alarms, subs, "runtime_s")
+    assert [c["delay_jobs"] for c in report["changes"]] == [None, 0]
+
+
 def test_recovery_is_when_the_error_after_a_change_is_back_within_ten_percent():
     from pipeline.evaluation.detection import detection
 

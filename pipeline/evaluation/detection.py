@@ -1,13 +1,15 @@
 """How well drift alarms match a synthetic cluster's scripted changes: delays, false alarms, recovery.
 
-A change counts as flagged by the first drift event on its system and target at or after it, of
-any kind (an announced change is flagged by its own announcement); the delay is the number of the
-system's jobs submitted in between. Detected alarms farther than ``window_jobs`` after every change
-of their system and target are false alarms (announcements never are). Recovery: the first
-``recovery_window`` consecutive completions after the change whose mean error is back within 10% of
-the mean of the system's last 1,000 before it; reported as the system's jobs from the change to the
-first of them (``recovered_from_jobs``: a learner that is right at once scores 0) and to the last
-(``recovery_jobs``: when a trailing window first shows it; never less than about the window).
+A change counts as flagged by the first drift event on its system and target at or after it and
+before the system's next change of that target, of any kind (an announced change is flagged by its
+own announcement; a change left unflagged until the next one is not flagged by that one's
+announcement); the delay is the number of the system's jobs submitted in between. Detected alarms
+farther than ``window_jobs`` after every change of their system and target are false alarms
+(announcements never are). Recovery: the first ``recovery_window`` consecutive completions after
+the change whose mean error is back within 10% of the mean of the system's last 1,000 before it;
+reported as the system's jobs from the change to the first of them (``recovered_from_jobs``: a
+learner that is right at once scores 0) and to the last (``recovery_jobs``: when a trailing window
+first shows it; never less than about the window).
 """
 
 from __future__ import annotations
@@ -44,8 +46,11 @@ def detection(truth: Sequence[Mapping[str, Any]], alarms: Sequence[Mapping[str, 
     changes, explained = [], set()
     relevant = [c for c in truth if c["target"] == target]
     for number, change in enumerate(relevant):
+        until = min((c["time"] for c in relevant if c["system"] == change["system"] and c["time"] > change["time"]),
+                    default=float("inf"))
         after = sorted((a["time"], i) for i, a in enumerate(alarms)
-                       if (a["system"], a["target"]) == (change["system"], target) and a["time"] >= change["time"])
+                       if (a["system"], a["target"]) == (change["system"], target)
+                       and change["time"] <= a["time"] < until)
         delay = jobs_between(change["system"], change["time"], after[0][0]) if after else None
         explained |= {i for t, i in after if jobs_between(change["system"], change["time"], t) <= window_jobs}
         recovered = _recovery(change, completions, recovery_window)
