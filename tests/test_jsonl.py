@@ -102,3 +102,12 @@ def test_a_completion_that_ends_before_its_submission_names_file_and_line(events
     with pytest.raises(SourceError) as error:
         list(JsonlSource(path))
     assert (error.value.line, error.value.field) == (number, "end_time")
+
+
+def test_a_job_submitted_twice_names_file_and_line(events_file):
+    path, events = events_file
+    number, submission = next((i, e) for i, e in enumerate(events, start=1) if e["schema"] == "job-submission/1")
+    _break_line(path, number + 1, json.dumps(submission) + "\n")
+    with pytest.raises(SourceError) as error:
+        list(JsonlSource(path))
+    assert (error.value.line, error.value.field) == (number + 1, "job_id")

@@ -91,6 +91,17 @@ def test_a_line_out_of_submit_time_order_names_file_line_and_field(swf_slice):
     assert "sorted by submit time" in str(error.value)
 
 
+def test_a_repeated_job_number_names_file_line_and_field(swf_slice):
+    lines = swf_slice.read_text().splitlines(keepends=True)
+    first_job = next(i for i, line in enumerate(lines, start=1) if not line.startswith(";"))
+    fields = lines[first_job].split()  # the second job, under the first one's number
+    fields[0] = lines[first_job - 1].split()[0]
+    _corrupt(swf_slice, first_job + 1, " ".join(fields) + "\n")
+    with pytest.raises(SourceError) as error:
+        list(SwfSource(swf_slice))
+    assert (error.value.line, error.value.field) == (first_job + 1, "field 1 (job number)")
+
+
 def test_short_line_is_malformed(swf_slice):
     lines = swf_slice.read_text().splitlines(keepends=True)
     first_job = next(i for i, line in enumerate(lines, start=1) if not line.startswith(";"))

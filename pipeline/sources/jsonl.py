@@ -42,12 +42,14 @@ class JsonlSource:
         return iter(events)
 
     def _events(self) -> Iterator[Event]:
+        seen: set[tuple[str, str, str]] = set()  # each job's submission and completion, once
         with open_text(self.path) as lines:
             for number, line in enumerate(lines, start=1):
                 if not line.strip():
                     continue
                 try:
                     event = self._parse(number, line)
+                    self._check_once(number, event, seen)
                 except SourceError as error:
                     if not self.lenient:
                         raise
@@ -58,6 +60,15 @@ class JsonlSource:
                 elif event["schema"].startswith("node-health"):
                     self.stats.health_events += 1
                 yield event
+
+    def _check_once(self, number: int, event: Event, seen: set[tuple[str, str, str]]) -> None:
+        if "job_id" not in event:
+            return
+        key = (event["schema"], event["system"], event["job_id"])
+        if key in seen:
+            raise SourceError(self.path, number, "job_id", f"a second {event['schema']} of job {event['job_id']} "
+                              f"on {event['system']}: each job needs its own id")
+        seen.add(key)
 
     def _parse(self, number: int, line: str) -> Event:
         try:

@@ -55,13 +55,14 @@ class SwfSource:
         self.header: dict[str, Any] = {"queues": {}, "partitions": {}}
         self.stats = SourceStats()
         self._latest_submit = float("-inf")  # field 2 of the last job read
+        self._job_numbers: set[int] = set()
 
     def __iter__(self) -> Iterator[Event]:
         self.stats = SourceStats()
         return interleave(self._jobs())
 
     def _jobs(self) -> Iterator[tuple[Event, Event | None]]:
-        self._latest_submit = float("-inf")
+        self._latest_submit, self._job_numbers = float("-inf"), set()
         # header comments are free text, often Latin-1 in the archive's older logs; data lines are numbers
         with open_text(self.path, errors="replace") as lines:
             for number, line in enumerate(lines, start=1):
@@ -111,6 +112,19 @@ class SwfSource:
                                   f"{text!r} is not a number") from None
         return values
 
+    def _check_place(self, number: int, f: list[float]) -> None:
+        """A job is the stream's next one: submitted no earlier than the line before (the standard sorts
+        lines by submit time), under a job number of its own."""
+        if f[1] < self._latest_submit:
+            raise SourceError(self.path, number, "field 2 (submit time)",
+                              f"{f[1]:g} is before an earlier line's {self._latest_submit:g}: "
+                              "SWF lines are sorted by submit time")
+        if int(f[0]) in self._job_numbers:
+            raise SourceError(self.path, number, "field 1 (job number)",
+                              f"job {int(f[0])} appeared on an earlier line: each job needs its own number")
+        self._latest_submit = f[1]
+        self._job_numbers.add(int(f[0]))
+
     def _job(self, number: int, line: str) -> tuple[Event, Event | None] | None:
         f = self._numbers(number, line)
         if f[1] < 0:
@@ -120,11 +134,7 @@ class SwfSource:
             return None
         # the standard makes every header line optional: without UnixStartTime times count from the epoch
         submit = self.header.get("unix_start_time", 0) + f[1]
-        if f[1] < self._latest_submit:  # the standard sorts lines by submit time; the stream needs it
-            raise SourceError(self.path, number, "field 2 (submit time)",
-                              f"{f[1]:g} is before an earlier line's {self._latest_submit:g}: "
-                              "SWF lines are sorted by submit time")
-        self._latest_submit = f[1]
+        self._check_place(number, f)
         procs = f[7] if f[7] > 0 else f[4]
         submission: Event = {
             "schema": "job-submission/1", "job_id": str(int(f[0])), "system": self.system, "time": submit,
