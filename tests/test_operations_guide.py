@@ -44,3 +44,9 @@ def test_every_alert_has_a_runbook_entry():
     groups = yaml.safe_load((REPO / "deploy" / "prometheus" / "rules.yml").read_text())["groups"]
     alerts = [rule["alert"] for group in groups for rule in group["rules"] if "alert" in rule]
     assert alerts and all(f"| `{alert}` |" in GUIDE for alert in alerts)
+
+
+def test_the_rollout_section_names_the_current_state_format():
+    from pipeline.processor import STATE_FORMAT
+
+    assert f"format {STATE_FORMAT} since" in GUIDE
