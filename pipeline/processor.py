@@ -35,8 +35,8 @@ Record = dict[str, Any]
 # scatter to count as a job's own; 10: an interval per basis of prediction, pending predictions keep
 # their basis, recent interval hits are kept; 11: a signature's runs start with the submission time
 # of its latest, and History keeps when runs go stale; 12: consensus's settling keeps the component
-# it covers).
-STATE_FORMAT = 12
+# it covers; 13: History pickles its tables flat).
+STATE_FORMAT = 13
 RECENT_COMPLETIONS = 10_000  # per system: enough to outlast any reordering between the input topics
 
 

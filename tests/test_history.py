@@ -1,6 +1,7 @@
 """History features: built only from completed jobs, most specific first, bounded."""
 
 import math
+import pickle
 
 from pipeline.learning.history import ANOTHER_REQUEST, OTHER, OWN_RUNS, SAME_REQUEST, History
 from pipeline.learning.job import Job
@@ -205,3 +206,19 @@ def test_runs_whose_latest_is_older_than_the_stale_age_are_no_longer_the_jobs_ow
     assert history.anchor_source(submitted_on(91)) == (3.0, OTHER)  # still the anchor, counted as weak
     history.update(submitted_on(91), 3.0)
     assert history.anchor_source(submitted_on(92)) == (3.0, OWN_RUNS)  # a new run freshens them all
+
+
+def test_a_history_restored_from_its_pickle_answers_and_learns_as_the_original():
+    history = on_two_groups()
+    history.update(Job("3", "s", 10.0, user="u2", app="a", requested_walltime_s=60), 2.0)
+    history.on_change("g1")  # g1's signature retired, g2's current
+    restored = pickle.loads(pickle.dumps(history))
+    assert restored.retired and restored.signatures
+    for h in (history, restored):
+        h.update(placed("u1", "g2"), 3.5)
+        h.update(Job("4", "s", 20.0, user="u2", app="a", requested_walltime_s=60), 2.5)
+    jobs = [placed("u1", "g1"), placed("u1", "g2"), Job("5", "s", 30.0, user="u2", app="a", requested_walltime_s=60)]
+    assert [restored.anchor_source(j) for j in jobs] == [history.anchor_source(j) for j in jobs]
+    assert [restored.features(j) for j in jobs] == [history.features(j) for j in jobs]
+    assert (restored.signatures, restored.retired) == (history.signatures, history.retired)
+    assert restored.users == history.users and restored.apps == history.apps

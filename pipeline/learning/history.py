@@ -12,7 +12,7 @@ from array import array
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pipeline.learning.job import Job
 
@@ -100,6 +100,20 @@ class History:
         self.agreement = agreement
         self.stale_after_s = stale_after_s
         self.regime = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The state with its four big tables flat (a checkpoint pickles a few long lists, not tens of
+        thousands of small objects): sealing a worker's checkpoint blocks its event loop, and SDSC-SP2's
+        history took 0.45 s of it with its 50,000 application records and 50,000 signatures' runs."""
+        state = dict(vars(self))
+        state["users"], state["apps"] = _flat_records(self.users), _flat_records(self.apps)
+        state["signatures"], state["retired"] = _flat_runs(self.signatures), _flat_runs(self.retired)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state["users"], state["apps"] = _records(state["users"]), _records(state["apps"])
+        state["signatures"], state["retired"] = _runs(state["signatures"]), _runs(state["retired"])
+        vars(self).update(state)
 
     @staticmethod
     def signature(job: Job) -> Signature:
@@ -385,6 +399,34 @@ class History:
 
     def _mix(self, old: float, new: float) -> float:
         return (1 - self.alpha) * old + self.alpha * new
+
+
+_FlatRecords = list[tuple[str | None, tuple[Any, ...]]]
+_FlatRuns = tuple[list[Signature], "array[int]", bytes]
+
+
+def _flat_records(table: OrderedDict[str | None, _Record]) -> _FlatRecords:
+    """Records as (key, fields) pairs, their maps as they are (``dataclasses.astuple`` copies them)."""
+    return [(key, (r.last, r.ewma, r.ratio_ewma, r.n, r.by_request, r.by_app)) for key, r in table.items()]
+
+
+def _records(flat: _FlatRecords) -> OrderedDict[str | None, _Record]:
+    return OrderedDict((key, _Record(*fields)) for key, fields in flat)
+
+
+def _flat_runs(table: OrderedDict[Signature, array[float]]) -> _FlatRuns:
+    """Runs as their keys, their lengths and all their doubles in one string of bytes."""
+    return list(table), array("q", map(len, table.values())), b"".join(map(array.tobytes, table.values()))
+
+
+def _runs(flat: _FlatRuns) -> OrderedDict[Signature, array[float]]:
+    keys, lengths, packed = flat
+    values, runs, start = array("d"), OrderedDict(), 0
+    values.frombytes(packed)
+    for key, length in zip(keys, lengths, strict=True):
+        runs[key] = values[start:start + length]
+        start += length
+    return runs
 
 
 def _median(values: Sequence[float]) -> float:

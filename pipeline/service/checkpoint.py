@@ -7,6 +7,7 @@ pickle. Unpickling runs code, so a forged or corrupted checkpoint must be refuse
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import hmac
 import pickle
@@ -55,7 +56,13 @@ def seal(checkpoint: Checkpoint, key: bytes) -> bytes:
     ...
     pipeline.service.checkpoint.ForgedCheckpoint: signature mismatch: not written with this key
     """
-    body = zlib.compress(pickle.dumps(checkpoint, protocol=pickle.HIGHEST_PROTOCOL), 1)
+    collecting = gc.isenabled()
+    gc.disable()  # pickling allocates; a collection it triggers would scan the whole learned state
+    try:
+        body = zlib.compress(pickle.dumps(checkpoint, protocol=pickle.HIGHEST_PROTOCOL), 1)
+    finally:
+        if collecting:
+            gc.enable()
     return MAGIC + hmac.new(key, MAGIC + body, hashlib.sha256).digest() + body
 
 
