@@ -103,8 +103,9 @@ class History:
 
     def __getstate__(self) -> dict[str, Any]:
         """The state with its four big tables flat (a checkpoint pickles a few long lists, not tens of
-        thousands of small objects): sealing a worker's checkpoint blocks its event loop, and SDSC-SP2's
-        history took 0.45 s of it with its 50,000 application records and 50,000 signatures' runs."""
+        thousands of small objects): sealing a worker's checkpoint blocks its event loop, and pickling
+        SDSC-SP2's history, 50,000 application records and 50,000 signatures' runs, took 0.25-0.68 s
+        of it as objects and takes 0.19-0.25 s flat."""
         state = dict(vars(self))
         state["users"], state["apps"] = _flat_records(self.users), _flat_records(self.apps)
         state["signatures"], state["retired"] = _flat_runs(self.signatures), _flat_runs(self.retired)
