@@ -20,6 +20,7 @@ import resource
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -76,18 +77,18 @@ def _run_reference(name: str, data: str, jobs: int, queue: mp.Queue) -> None:
     queue.put((len(events) / seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
 
 
-def _measure(target, *args, lazy: bool = False) -> tuple[float, float]:
+def _measure(target, *args, lazy: bool = False) -> Any:
+    """``target(*args, queue)`` in a fresh process (so that its peak RSS is its own): what it put in the queue."""
     queue: mp.Queue = mp.Queue()
     kwargs = {"lazy": True} if lazy else {}
     process = mp.Process(target=target, args=(*args, queue), kwargs=kwargs)
     process.start()
-    # the result is two floats, small enough to sit in the queue's pipe until the child is joined;
+    # the result is a few numbers, small enough to sit in the queue's pipe until the child is joined;
     # joining first means a child that died (a missing data file) stops the benchmark, not hangs it
     process.join()
     if process.exitcode != 0:
         raise SystemExit(f"{target.__name__}{args} failed (exit code {process.exitcode}); its error is above")
-    result: tuple[float, float] = queue.get()
-    return result
+    return queue.get()
 
 
 def main() -> None:

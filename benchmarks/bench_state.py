@@ -20,6 +20,7 @@ import statistics
 import time
 from pathlib import Path
 
+from bench_learning import _measure as in_fresh_process
 from tqdm import tqdm
 
 DATA_SETS = {
@@ -37,7 +38,7 @@ def _resident_mib() -> float:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _measure(path: str, strategy: str, repeats: int, queue: mp.Queue) -> None:
+def _state(path: str, strategy: str, repeats: int, queue: mp.Queue) -> None:
     from pipeline.processor import STATE_FORMAT, Processor
     from pipeline.service.checkpoint import Checkpoint, seal
     from pipeline.sources import open_source
@@ -70,14 +71,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = {}
     for name, relative in tqdm(DATA_SETS.items(), desc=f"state of {args.strategy}"):
-        queue: mp.Queue = mp.Queue()
-        process = mp.Process(target=_measure, args=(str(Path(args.data) / relative), args.strategy, args.repeats,
-                                                    queue))
-        process.start()
-        process.join()
-        if process.exitcode != 0:
-            raise SystemExit(f"{name} failed (exit code {process.exitcode}); its error is above")
-        rows[name] = queue.get()
+        rows[name] = in_fresh_process(_state, str(Path(args.data) / relative), args.strategy, args.repeats)
     print(f"\n{args.strategy}: state after the whole data set; sealing: median of {args.repeats}")
     print(f"{'system':10} {'jobs':>8} {'state MiB':>10} {'checkpoint MiB':>15} {'sealing s':>10}")
     for name, row in rows.items():
