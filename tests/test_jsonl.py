@@ -111,3 +111,15 @@ def test_a_job_submitted_twice_names_file_and_line(events_file):
     with pytest.raises(SourceError) as error:
         list(JsonlSource(path))
     assert (error.value.line, error.value.field) == (number + 1, "job_id")
+
+
+def test_a_submission_after_its_own_completion_names_file_line_and_field(events_file):
+    path, events = events_file
+    number, submission = next((i, e) for i, e in enumerate(events, start=1) if e["schema"] == "job-submission/1")
+    ending, completion = next((i, e) for i, e in enumerate(events, start=1)
+                              if e["schema"] == "job-completion/1" and e["job_id"] == submission["job_id"])
+    late = {**submission, "time": completion["end_time"] + 60}  # its completion still says it came in time
+    _break_line(path, number, json.dumps(late) + "\n")
+    with pytest.raises(SourceError, match="not before it ended") as error:
+        list(JsonlSource(path))
+    assert (error.value.line, error.value.field) == (ending, "end_time")

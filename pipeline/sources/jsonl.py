@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pipeline.schemas import InvalidEvent, validate
 from pipeline.sources.base import SourceError, SourceStats, open_text
-from pipeline.sources.timeline import Event, order_key
+from pipeline.sources.timeline import Event, event_time, order_key
 
 
 class JsonlSource:
@@ -42,14 +42,14 @@ class JsonlSource:
         return iter(events)
 
     def _events(self) -> Iterator[Event]:
-        seen: set[tuple[str, str, str]] = set()  # each job's submission and completion, once
+        seen: dict[str, dict[tuple[str, str], float]] = {"job-submission": {}, "job-completion": {}}
         with open_text(self.path) as lines:
             for number, line in enumerate(lines, start=1):
                 if not line.strip():
                     continue
                 try:
                     event = self._parse(number, line)
-                    self._check_once(number, event, seen)
+                    self._check_job(number, event, seen)
                 except SourceError as error:
                     if not self.lenient:
                         raise
@@ -61,14 +61,23 @@ class JsonlSource:
                     self.stats.health_events += 1
                 yield event
 
-    def _check_once(self, number: int, event: Event, seen: set[tuple[str, str, str]]) -> None:
-        if "job_id" not in event:
+    def _check_job(self, number: int, event: Event, seen: dict[str, dict[tuple[str, str], float]]) -> None:
+        """A job has one submission and one completion, and is submitted before it ends: otherwise the
+        stream would have it predicted after its own outcome was learned (the Processor refuses that).
+        ``seen`` holds, per kind, where each job's event stands in the stream."""
+        kind = event["schema"].split("/", 1)[0]
+        if kind not in seen:
             return
-        key = (event["schema"], event["system"], event["job_id"])
-        if key in seen:
-            raise SourceError(self.path, number, "job_id", f"a second {event['schema']} of job {event['job_id']} "
-                              f"on {event['system']}: each job needs its own id")
-        seen.add(key)
+        job, place = (event["system"], event["job_id"]), event_time(event)
+        if job in seen[kind]:
+            raise SourceError(self.path, number, "job_id", f"a second {kind} of job {event['job_id']} on "
+                              f"{event['system']}: each job needs its own id")
+        other = seen["job-completion" if kind == "job-submission" else "job-submission"].get(job)
+        submitted, ended = (place, other) if kind == "job-submission" else (other, place)
+        if submitted is not None and ended is not None and submitted >= ended:  # at a tie completions go first
+            raise SourceError(self.path, number, "time" if kind == "job-submission" else "end_time",
+                              f"job {event['job_id']} submitted at {submitted:g}, not before it ended at {ended:g}")
+        seen[kind][job] = place
 
     def _parse(self, number: int, line: str) -> Event:
         try:
