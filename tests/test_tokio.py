@@ -112,6 +112,17 @@ def test_non_numeric_start_names_the_field(cori_slice, tmp_path):
     assert (error.value.line, error.value.field) == (4, "_datetime_start")
 
 
+def test_a_row_that_ends_when_it_starts_is_counted_not_emitted(cori_slice, tmp_path):
+    def instant(number, record):
+        if number == 5:
+            record["_datetime_end"] = record["_datetime_start"]
+
+    source = TokioSource(_rewritten(cori_slice, tmp_path / "cori-summaries_instant.csv.gz", instant))
+    events = list(source)
+    assert source.stats.skipped["no positive outcome or duration"] == 1
+    assert all(event_time(e) >= e["time"] for e in events if "job_id" in e)
+
+
 def test_the_system_is_named_by_the_file(cori_slice, tmp_path):
     edison = _rewritten(cori_slice, tmp_path / "edison-summaries_2017-02-14-2018-02-15.csv.gz", _as_edison)
     assert {e["system"] for e in TokioSource(edison)} == {"edison"}

@@ -128,7 +128,7 @@ class TokioSource:
                     self.stats.skipped[f"malformed: {error.field}"] += 1
                     continue
                 if pair is None:
-                    self.stats.skipped["no positive outcome"] += 1
+                    self.stats.skipped["no positive outcome or duration"] += 1
                 else:
                     jobs.append(pair)
                     self.stats.jobs += 1
@@ -154,6 +154,8 @@ class TokioSource:
 
     def _job(self, line: int, record: dict[str, str]) -> tuple[Event, Event | None] | None:
         start, end = self._utc_times(line, record)
+        if end <= start:  # its completion would come before its submission in the stream
+            return None
         parts = record.get("darshan_app", "").rstrip("/").split("/")
         if len(parts) < 2 or not parts[-1]:
             raise SourceError(self.path, line, "darshan_app", f"{record.get('darshan_app')!r} names no application")
@@ -170,8 +172,7 @@ class TokioSource:
         throughput = self._optional_number(line, record, "darshan_agg_perf_by_slowest_posix")
         if throughput and throughput > 0:
             outcome["io_throughput_mibps"] = throughput
-        if end > start:
-            outcome["runtime_s"] = end - start
+        outcome["runtime_s"] = end - start
         if not outcome:
             return None
         observed = {}
