@@ -79,16 +79,21 @@ def test_malformed_line_names_file_line_and_field(swf_slice):
     assert str(swf_slice) in str(error.value) and "'12x' is not a number" in str(error.value)
 
 
-def test_a_line_out_of_submit_time_order_names_file_line_and_field(swf_slice):
+def test_a_log_out_of_submit_time_order_is_replayed_sorted(swf_slice, tmp_path):
     lines = swf_slice.read_text().splitlines(keepends=True)
     first_job = next(i for i, line in enumerate(lines, start=1) if not line.startswith(";"))
-    fields = lines[first_job].split()  # the second job, submitted before the first
-    fields[1] = "0"
-    _corrupt(swf_slice, first_job + 1, " ".join(fields) + "\n")
-    with pytest.raises(SourceError) as error:
-        list(SwfSource(swf_slice))
-    assert (error.value.line, error.value.field) == (first_job + 1, "field 2 (submit time)")
-    assert "sorted by submit time" in str(error.value)
+    swapped = tmp_path / "swapped.swf"  # the first two jobs' lines the other way round
+    lines[first_job - 1], lines[first_job] = lines[first_job], lines[first_job - 1]
+    swapped.write_text("".join(lines))
+    source = SwfSource(swapped, system="SDSC-SP2")
+    assert list(source) == list(SwfSource(swf_slice))
+    assert source.stats.reordered == 1
+
+
+def test_a_sorted_log_counts_nothing_reordered(swf_slice):
+    source = SwfSource(swf_slice)
+    list(source)
+    assert source.stats.reordered == 0
 
 
 def test_a_repeated_job_number_names_file_line_and_field(swf_slice):

@@ -22,8 +22,8 @@ class SourceError(ValueError):
 @dataclass
 class SourceStats:
     """Counts a report shows next to its numbers: jobs read, lines skipped and why, and the events a
-    JSON lines file listed out of stream order (sacct and TOKIO files are sorted as a matter of
-    course, SWF files must come sorted)."""
+    JSON lines file, or the job lines an SWF log, listed out of stream order (sacct and TOKIO files
+    are sorted as a matter of course and not counted)."""
 
     jobs: int = 0
     health_events: int = 0

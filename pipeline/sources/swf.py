@@ -35,6 +35,10 @@ def system_from_filename(path: str | Path) -> str:
 class SwfSource:
     """Events from one SWF file, in stream order.
 
+    The standard sorts a log's lines by submit time, and a sorted log streams. A log that is not
+    (some conversions are not) is read whole and sorted by submit time; ``stats.reordered`` counts
+    its lines that came after a later one.
+
     Parameters
     ----------
     path
@@ -54,15 +58,37 @@ class SwfSource:
         self.lenient = lenient
         self.header: dict[str, Any] = {"queues": {}, "partitions": {}}
         self.stats = SourceStats()
-        self._latest_submit = float("-inf")  # field 2 of the last job read
         self._job_numbers: set[int] = set()
 
     def __iter__(self) -> Iterator[Event]:
         self.stats = SourceStats()
-        return interleave(self._jobs())
+        self.stats.reordered = self._lines_behind()
+        pairs = self._jobs()
+        if self.stats.reordered:  # the standard sorts lines by submit time, but not every log is
+            pairs = iter(sorted(pairs, key=lambda pair: pair[0]["time"]))  # stable: equal times keep file order
+        return interleave(pairs)
+
+    def _lines_behind(self) -> int:
+        """How many job lines come after a line submitted later: a quick first pass, so that a sorted
+        log (the rule) streams and only an unsorted one is read whole and sorted."""
+        behind, latest = 0, float("-inf")
+        with open_text(self.path, errors="replace") as lines:
+            for line in lines:
+                fields = line.split(None, 2)
+                if len(fields) < 2 or line.startswith(";"):
+                    continue
+                try:
+                    submit = float(fields[1])
+                except ValueError:
+                    continue  # the main pass names the line
+                if submit < latest:
+                    behind += 1
+                else:
+                    latest = submit
+        return behind
 
     def _jobs(self) -> Iterator[tuple[Event, Event | None]]:
-        self._latest_submit, self._job_numbers = float("-inf"), set()
+        self._job_numbers = set()
         # header comments are free text, often Latin-1 in the archive's older logs; data lines are numbers
         with open_text(self.path, errors="replace") as lines:
             for number, line in enumerate(lines, start=1):
@@ -112,17 +138,10 @@ class SwfSource:
                                   f"{text!r} is not a number") from None
         return values
 
-    def _check_place(self, number: int, f: list[float]) -> None:
-        """A job is the stream's next one: submitted no earlier than the line before (the standard sorts
-        lines by submit time), under a job number of its own."""
-        if f[1] < self._latest_submit:
-            raise SourceError(self.path, number, "field 2 (submit time)",
-                              f"{f[1]:g} is before an earlier line's {self._latest_submit:g}: "
-                              "SWF lines are sorted by submit time")
+    def _check_number(self, number: int, f: list[float]) -> None:
         if int(f[0]) in self._job_numbers:
             raise SourceError(self.path, number, "field 1 (job number)",
                               f"job {int(f[0])} appeared on an earlier line: each job needs its own number")
-        self._latest_submit = f[1]
         self._job_numbers.add(int(f[0]))
 
     def _job(self, number: int, line: str) -> tuple[Event, Event | None] | None:
@@ -134,7 +153,7 @@ class SwfSource:
             return None
         # the standard makes every header line optional: without UnixStartTime times count from the epoch
         submit = self.header.get("unix_start_time", 0) + f[1]
-        self._check_place(number, f)
+        self._check_number(number, f)
         procs = f[7] if f[7] > 0 else f[4]
         submission: Event = {
             "schema": "job-submission/1", "job_id": str(int(f[0])), "system": self.system, "time": submit,
