@@ -128,7 +128,7 @@ class TokioSource:
                     self.stats.skipped[f"malformed: {error.field}"] += 1
                     continue
                 if pair is None:
-                    self.stats.skipped["no positive outcome or duration"] += 1
+                    self.stats.skipped["ends when or before it starts"] += 1
                 else:
                     jobs.append(pair)
                     self.stats.jobs += 1
@@ -173,8 +173,6 @@ class TokioSource:
         if throughput and throughput > 0:
             outcome["io_throughput_mibps"] = throughput
         outcome["runtime_s"] = end - start
-        if not outcome:
-            return None
         observed = {}
         for name, text in record.items():
             if name.startswith(_OBSERVED_PREFIXES) and text:
