@@ -19,7 +19,7 @@ from pipeline.evaluation import metrics
 from pipeline.evaluation.absence import JobKey, by_absence, days_away
 from pipeline.evaluation.tasks import Task, make_tasks, task_of, test_split
 from pipeline.processor import Processor
-from pipeline.sources.timeline import Event, event_time, order_key
+from pipeline.sources.timeline import Event, behind, event_time, order_key
 
 
 @dataclass
@@ -107,11 +107,11 @@ def prepare(events: Sequence[Event], target: str, task_spec: int | list[float], 
 
 
 def _check_stream_order(events: Sequence[Event]) -> None:
-    for index in range(1, len(events)):
-        if order_key(events[index]) < order_key(events[index - 1]):
-            event = events[index]
-            raise ValueError(f"the events are not in stream order: event {index + 1} ({event['schema']}"
-                             f"{', job ' + str(event['job_id']) if 'job_id' in event else ''}) comes after a later one")
+    index = next(behind(map(order_key, events)), None)
+    if index is not None:
+        event = events[index]
+        raise ValueError(f"the events are not in stream order: event {index + 1} ({event['schema']}"
+                         f"{', job ' + str(event['job_id']) if 'job_id' in event else ''}) comes after a later one")
 
 
 def _score(processor: Processor, workload: Workload, health: dict[JobKey, Mapping[str, float]]

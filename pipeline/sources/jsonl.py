@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pipeline.schemas import InvalidEvent, validate
 from pipeline.sources.base import SourceError, SourceStats, open_text
-from pipeline.sources.timeline import Event, event_time, order_key
+from pipeline.sources.timeline import Event, behind, event_time, order_key
 
 
 class JsonlSource:
@@ -37,8 +37,9 @@ class JsonlSource:
     def __iter__(self) -> Iterator[Event]:
         self.stats = SourceStats()
         events = list(self._events())
-        self.stats.reordered = _behind([order_key(event) for event in events])
-        events.sort(key=order_key)  # stable: events at the same place keep the file's order
+        self.stats.reordered = sum(1 for _ in behind(map(order_key, events)))
+        if self.stats.reordered:
+            events.sort(key=order_key)  # stable: events at the same place keep the file's order
         return iter(events)
 
     def _events(self) -> Iterator[Event]:
@@ -90,13 +91,3 @@ class JsonlSource:
             raise SourceError(self.path, number, error.field or "event", error.reason) from None
         return event
 
-
-def _behind(keys: list[tuple[float, int]]) -> int:
-    """How many keys come after a greater one."""
-    count, latest = 0, None
-    for key in keys:
-        if latest is not None and key < latest:
-            count += 1
-        else:
-            latest = key
-    return count

@@ -9,12 +9,12 @@ Feitelson, Tsafrir & Krakov, "Experience with using the Parallel Workloads Archi
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from pipeline.sources.base import SourceError, SourceStats, open_text
-from pipeline.sources.timeline import Event, interleave
+from pipeline.sources.timeline import Event, behind, interleave
 
 FIELDS = (
     "job number", "submit time", "wait time", "run time", "allocated processors",
@@ -71,21 +71,8 @@ class SwfSource:
     def _lines_behind(self) -> int:
         """How many job lines come after a line submitted later: a quick first pass, so that a sorted
         log (the rule) streams and only an unsorted one is read whole and sorted."""
-        behind, latest = 0, float("-inf")
         with open_text(self.path, errors="replace") as lines:
-            for line in lines:
-                fields = line.split(None, 2)
-                if len(fields) < 2 or line.startswith(";"):
-                    continue
-                try:
-                    submit = float(fields[1])
-                except ValueError:
-                    continue  # the main pass names the line
-                if submit < latest:
-                    behind += 1
-                else:
-                    latest = submit
-        return behind
+            return sum(1 for _ in behind(_submit_times(lines)))
 
     def _jobs(self) -> Iterator[tuple[Event, Event | None]]:
         self._job_numbers = set()
@@ -182,3 +169,15 @@ class SwfSource:
             "observed_features": observed,
         }
         return submission, completion
+
+
+def _submit_times(lines: Iterable[str]) -> Iterator[float]:
+    """Field 2 of each job line that has a number there (the main pass names the lines that do not)."""
+    for line in lines:
+        fields = line.split(None, 2)
+        if len(fields) < 2 or line.startswith(";"):
+            continue
+        try:
+            yield float(fields[1])
+        except ValueError:
+            continue

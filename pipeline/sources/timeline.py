@@ -29,6 +29,20 @@ def order_key(event: Mapping[str, Any]) -> tuple[float, int]:
     return event_time(event), _PRIORITY.get(event["schema"].split("/", 1)[0], 1)
 
 
+def behind(keys: Iterable[Any]) -> Iterator[int]:
+    """The positions of the keys that come after a greater one: where a sequence leaves its order.
+
+    >>> list(behind([1, 3, 2, 3, 0]))
+    [2, 4]
+    """
+    latest = None
+    for index, key in enumerate(keys):
+        if latest is not None and key < latest:
+            yield index
+        else:
+            latest = key
+
+
 def interleave(jobs: Iterable[tuple[Event, Event | None]]) -> Iterator[Event]:
     """Yield submissions and completions in stream order.
 
