@@ -128,6 +128,18 @@ def test_consensus_moves_an_anchor_from_the_jobs_own_runs_a_tenth_of_the_way_to_
         assert predicted == pytest.approx(_toward_nearer(anchor, model, plain, 0.1))
 
 
+def test_consensus_counts_the_jobs_own_runs_once_when_both_models_put_them_over_30_times_off():
+    consensus = Consensus(StrategyContext("runtime_s"))
+    _population_of_repeated_jobs(consensus)
+    inputs = consensus._inputs(_next_job("u0"))
+    assert inputs.kind == OWN_RUNS
+    consensus.model.predict = lambda sample: 2.5  # the anchored model: 2.5 decades above the anchor
+    for gap, pull in ((1.4, 0.1), (1.6, 1.0)):  # the plain model, nearer: within 30 times, then beyond
+        consensus.plain.predict = lambda sample, gap=gap: inputs.anchor + gap
+        vote, _ = consensus._votes(inputs, settling=False)
+        assert vote == pytest.approx(inputs.anchor + pull * gap)
+
+
 def test_consensus_moves_the_users_last_job_with_the_same_request_halfway_to_the_nearer_model():
     other_size = [Job("next", "s", 300.0, user=f"u{i}", num_procs=4, requested_walltime_s=3600) for i in range(20)]
     votes = _votes(other_size)
