@@ -139,6 +139,13 @@ def test_a_log_without_a_header_counts_its_times_from_the_epoch(tmp_path):
     assert submission["time"] == 100 and completion["end_time"] == 165
 
 
+def test_a_queue_name_aligned_in_columns_keeps_one_space_between_its_words(tmp_path):
+    path = tmp_path / "UniLu-Gaia-2014-2.swf"
+    path.write_text(";  Queue:  1  default        default\n1 100 5 60 4 -1 -1 4 600 -1 1 7 1 1 1 -1 -1 -1\n")
+    submission, _ = list(SwfSource(path))
+    assert submission["queue"] == "default default"
+
+
 def test_header_comments_in_another_encoding_are_read(swf_slice):
     latin1 = swf_slice.read_bytes().replace(b"; Version:", b"; Note: Universit\xe4t M\xfcnchen\n; Version:", 1)
     swf_slice.write_bytes(latin1)

@@ -110,7 +110,8 @@ class SwfSource:
         elif key in ("Queue", "Partition"):
             parts = value.split(None, 1)
             if len(parts) == 2 and parts[0].lstrip("-").isdigit():
-                self.header["queues" if key == "Queue" else "partitions"][int(parts[0])] = parts[1].strip()
+                # UniLu Gaia's header aligns its names in columns ("default        default")
+                self.header["queues" if key == "Queue" else "partitions"][int(parts[0])] = " ".join(parts[1].split())
 
     def _numbers(self, number: int, line: str) -> list[float]:
         parts = line.split()
