@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from kafka_support import perfstream, read_topic, send_events
 from service_workloads import by_job, replay_in_process
@@ -31,6 +32,24 @@ def test_every_submission_and_completion_is_answered_once(kafka, workers, swf_sl
     stages = sorted((r["job_id"], r["stage"]) for r in published)
     assert stages == sorted((e["job_id"], e["schema"].split("-")[1].split("/")[0]) for e in events)
     assert all("error" in r for r in published if r["stage"] == "completion")
+
+
+def test_a_trace_published_at_full_speed_into_a_running_worker_has_no_late_submission(kafka, workers, sp2):
+    """The consumer leaves a partition out of its fetches while it holds records of it, so a drained
+    submissions partition can look read to an end that is already old (merge.read_to_end). Before
+    that was checked, 47 of SDSC-SP2's submissions published this way came after their own jobs'
+    completions and went to the dead letters."""
+    events = list(open_source(str(sp2)))
+    worker = workers("live")
+    worker.wait_owning(6)
+
+    send_events(kafka, events)
+
+    deadline = time.monotonic() + 300
+    while worker.total("perfstream_events_total") < len(events) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert worker.total("perfstream_events_total") == len(events)
+    assert worker.total('perfstream_events_total{outcome="dead_letter"') == 0
 
 
 def test_publish_command_replays_a_trace_and_tail_prints_it(kafka, swf_slice):

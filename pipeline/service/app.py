@@ -32,6 +32,7 @@ from pipeline.processor import STATE_FORMAT, Processor
 from pipeline.schemas import topics_by_direction
 from pipeline.service.checkpoint import seal
 from pipeline.service.config import WorkerConfig
+from pipeline.service.merge import read_to_end
 from pipeline.service.metrics import WorkerMetrics
 from pipeline.service.shards import DEAD_LETTERS, INPUTS, Message, Output, ShardedProcessor
 from pipeline.service.store import MAX_CHECKPOINT_BYTES, partition_bounds, read_checkpoints
@@ -156,13 +157,20 @@ class Worker:
 
     def _caught_up(self, shard: int) -> Callable[[str], bool | None]:
         """Whether this worker has read an input topic's partition ``shard`` to its end (``None``: not
-        known yet)."""
+        known yet, or known only from a fetch older than another input's: see :func:`read_to_end`)."""
+        polls = {topic: self._polled(TopicPartition(topic, shard)) for topic in self.declared}
+        newest = max((poll for poll in polls.values() if poll is not None), default=None)
+
         def check(topic: str) -> bool | None:
             tp = TopicPartition(self.name(topic), shard)
             end, nxt = self._highwater(tp), self.next_offset.get(tp)
             end = self.end_at_assignment.get(tp) if end is None else end
-            return None if end is None or nxt is None else nxt >= end
+            return read_to_end(end, nxt, polls[tp.topic], newest)
         return check
+
+    def _polled(self, tp: TopicPartition) -> int | None:
+        """When the consumer's last fetch reported the partition's end (ms; ``None``: not yet)."""
+        return self.consumer.last_poll_timestamp(tp) if self.consumer else None
 
     async def release(self, shard: int) -> None:
         if shard not in self.state.shards:  # revoked while the caller awaited

@@ -27,6 +27,32 @@ from typing import Any
 from pipeline.sources.timeline import order_key
 
 
+def read_to_end(end: int | None, next_offset: int | None, polled: int | None, newest_poll: int | None
+                ) -> bool | None:
+    """Whether a partition is read to its end, as far as the consumer's fetches tell: ``None``
+    (unknown) without an end or a position, or when the end is from a fetch older than the newest
+    fetch of the shard's other inputs (``polled`` < ``newest_poll``, in ms).
+
+    A consumer leaves a partition out of its fetches while it still holds fetched records of it;
+    once they are consumed the partition looks read to the end it had then, while the other inputs,
+    fetched since, already hold later events. Releasing those past it let completions overtake
+    their own jobs' submissions when a trace was published at full speed into a running worker
+    (UniLu Gaia: 1,691 of 51,859 submissions dead-lettered as late; SDSC-SP2: 47 of 54,034).
+
+    >>> read_to_end(end=10, next_offset=10, polled=5, newest_poll=5)
+    True
+    >>> read_to_end(end=10, next_offset=10, polled=4, newest_poll=5) is None   # an older end
+    True
+    >>> read_to_end(end=10, next_offset=7, polled=4, newest_poll=5)   # behind, whatever its age
+    False
+    """
+    if end is None or next_offset is None:
+        return None
+    if next_offset < end:
+        return False
+    return None if polled is not None and newest_poll is not None and polled < newest_poll else True
+
+
 class EventTimeMerger:
     """Merges several FIFO streams of events into one, smallest event time first.
 
