@@ -159,6 +159,11 @@ class Processor:
                 predicted[i] = value
         return predicted
 
+    def submitted(self, system: str, job_id: str) -> bool:
+        """Whether a submission of ``job_id`` on ``system`` was predicted and awaits its completion."""
+        state = self.systems.get(system)
+        return state is not None and any((job_id, target) in state.pending for target in self.targets)
+
     def health(self, system: str) -> Mapping[str, float]:
         """``system``'s current health snapshot, as a job submitted now would be predicted with it."""
         return self._system(system).health.snapshot()

@@ -65,41 +65,41 @@ def test_merger_releases_in_event_time_order_across_topics():
     merger.push("subs", "s@5", {"schema": "job-submission/1", "time": 5}, now=0)
     merger.push("subs", "s@9", {"schema": "job-submission/1", "time": 9}, now=0)
     merger.push("ends", "e@7", {"schema": "job-completion/1", "time": 1, "end_time": 7}, now=0)
-    assert merger.pop_ready(0, caught_up=lambda t: True) == ["s@5", "e@7", "s@9"]
+    assert merger.pop_ready(0, caught_up=lambda t, head: True) == ["s@5", "e@7", "s@9"]
 
 
 def test_merger_waits_for_a_topic_that_is_behind_however_long():
     merger = EventTimeMerger(["ends", "subs"], max_wait_s=1)
     merger.push("subs", "s", {"schema": "job-submission/1", "time": 5}, now=0)
-    assert merger.pop_ready(100, caught_up=lambda t: False) == []
+    assert merger.pop_ready(100, caught_up=lambda t, head: False) == []
 
 
 def test_merger_gives_up_on_an_unknown_topic_after_max_wait():
     merger = EventTimeMerger(["ends", "subs"], max_wait_s=1)
     merger.push("subs", "s", {"schema": "job-submission/1", "time": 5}, now=0)
-    assert merger.pop_ready(0.5, caught_up=lambda t: None) == []
-    assert merger.pop_ready(1.5, caught_up=lambda t: None) == ["s"]
+    assert merger.pop_ready(0.5, caught_up=lambda t, head: None) == []
+    assert merger.pop_ready(1.5, caught_up=lambda t, head: None) == ["s"]
 
 
 def test_merger_grace_holds_events_until_the_empty_topic_is_silent():
     merger = EventTimeMerger(["ends", "subs"], grace_s=0.5)
     merger.heard("ends", now=0)
     merger.push("subs", "s", {"schema": "job-submission/1", "time": 5}, now=0)
-    assert merger.pop_ready(0.2, caught_up=lambda t: True) == []
-    assert merger.pop_ready(0.6, caught_up=lambda t: True) == ["s"]
+    assert merger.pop_ready(0.2, caught_up=lambda t, head: True) == []
+    assert merger.pop_ready(0.6, caught_up=lambda t, head: True) == ["s"]
 
 
 def test_merger_releases_an_eager_topics_event_past_a_caught_up_frontier_at_once():
     merger = EventTimeMerger(["ends", "subs"], grace_s=0.5, eager=("subs",))
     merger.heard("ends", now=0)
     merger.push("subs", "s", {"schema": "job-submission/1", "time": 5}, now=0)
-    assert merger.pop_ready(0.1, caught_up=lambda t: True) == ["s"]
+    assert merger.pop_ready(0.1, caught_up=lambda t, head: True) == ["s"]
 
 
 def test_merger_holds_an_eager_topics_event_for_a_topic_that_is_behind():
     merger = EventTimeMerger(["ends", "subs"], grace_s=0.5, eager=("subs",))
     merger.push("subs", "s", {"schema": "job-submission/1", "time": 5}, now=0)
-    assert merger.pop_ready(100, caught_up=lambda t: False) == []
+    assert merger.pop_ready(100, caught_up=lambda t, head: False) == []
 
 
 def messages(path, limit: int) -> list[Message]:
@@ -117,7 +117,7 @@ def run(sharded: ShardedProcessor, batch: list[Message]) -> list[dict]:
     records = []
     for m in batch:
         sharded.accept(Message(m.topic, m.partition, m.offset, m.key, m.value, 0.0))
-        for _, outputs in sharded.release(0, caught_up=lambda t: t == "hpc.node-health"):
+        for _, outputs in sharded.release(0, caught_up=lambda t, head: t == "hpc.node-health"):
             records += [record for _, _, record in outputs]
     return records
 
@@ -145,7 +145,7 @@ def test_snapshot_acknowledges_only_finished_messages(swf_slice):
     batch = messages(swf_slice, 10)
     for i, m in enumerate(batch):
         sharded.accept(Message(m.topic, m.partition, m.offset, m.key, m.value, 0.0, handle=i))
-    released = sharded.release(0, caught_up=lambda t: t == "hpc.node-health")
+    released = sharded.release(0, caught_up=lambda t, head: t == "hpc.node-health")
 
     _, handles = sharded.snapshot(0)
 

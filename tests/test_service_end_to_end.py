@@ -52,6 +52,25 @@ def test_a_trace_published_at_full_speed_into_a_running_worker_has_no_late_submi
     assert worker.total('perfstream_events_total{outcome="dead_letter"') == 0
 
 
+def test_a_completion_a_moment_ahead_of_its_own_submission_waits_for_it(kafka, workers, swf_slice):
+    """A producer that sends a finished job's two events together (the Slurm bridge does) can have
+    them appended to their partitions in either order within one request; a fetch in between saw
+    the completion alone and the submission became a late dead letter."""
+    events = list(open_source(swf_slice))
+    job = events[0]["job_id"]
+    submission, completion = (e for e in events if e["job_id"] == job)
+    worker = workers("ahead")
+    worker.wait_owning(6)
+
+    send_events(kafka, [completion])
+    time.sleep(0.3)  # well within the worker's --max-wait (1 s)
+    send_events(kafka, [submission])
+
+    predictions = read_topic(kafka, "hpc.predictions", until=2, timeout=60)
+    assert [(r["job_id"], r["stage"]) for r in predictions] == [(job, "submission"), (job, "completion")]
+    assert worker.total('perfstream_events_total{outcome="dead_letter"') == 0
+
+
 def test_publish_command_replays_a_trace_and_tail_prints_it(kafka, swf_slice):
     sent = perfstream(kafka, "publish", str(swf_slice), "--limit", "200", "--rate", "2000")
     assert sent.returncode == 0, sent.stderr

@@ -34,7 +34,7 @@ from pipeline.service.checkpoint import seal
 from pipeline.service.config import WorkerConfig
 from pipeline.service.merge import read_to_end
 from pipeline.service.metrics import WorkerMetrics
-from pipeline.service.shards import DEAD_LETTERS, INPUTS, Message, Output, ShardedProcessor
+from pipeline.service.shards import COMPLETIONS, DEAD_LETTERS, INPUTS, SUBMISSIONS, Message, Output, ShardedProcessor
 from pipeline.service.store import MAX_CHECKPOINT_BYTES, partition_bounds, read_checkpoints
 
 log = logging.getLogger("perfstream.worker")
@@ -99,6 +99,9 @@ class Worker:
     async def take(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         """Accept a fetched batch, then release and process what event-time order allows."""
         touched = set()
+        # when each partition was fetched (it is not refetched while its records are held), read
+        # before the first await: a rebalance may take a partition away meanwhile
+        fetched = {tp: self.consumer.last_poll_timestamp(tp) if self.consumer else None for tp in batches}
         for tp, records in batches.items():
             for raw in records:
                 if not self.settled.is_set():
@@ -108,7 +111,7 @@ class Worker:
                     continue  # fetched before a rebalance took its partition away: the new owner reads it
                 self.next_offset[tp] = raw.offset + 1
                 message = Message(self.declared[tp.topic], tp.partition, raw.offset, raw.key, raw.value,
-                                  raw.timestamp / 1000, (tp, raw.offset))
+                                  raw.timestamp / 1000, (tp, raw.offset), fetched[tp])
                 outcome, dead = self.state.accept(message)
                 if outcome != "queued":
                     self.metrics.events.labels(self.declared[tp.topic], outcome.replace("-", "_")).inc()
@@ -155,22 +158,24 @@ class Worker:
 
     # -- releasing, publishing and checkpointing a shard
 
-    def _caught_up(self, shard: int) -> Callable[[str], bool | None]:
-        """Whether this worker has read an input topic's partition ``shard`` to its end (``None``: not
-        known yet, or known only from a fetch older than another input's: see :func:`read_to_end`)."""
-        polls = {topic: self._polled(TopicPartition(topic, shard)) for topic in self.declared}
-        newest = max((poll for poll in polls.values() if poll is not None), default=None)
-
-        def check(topic: str) -> bool | None:
+    def _caught_up(self, shard: int) -> Callable[[str, Message], bool | None]:
+        """Whether this worker has read an input topic's partition ``shard`` to its end, as of the
+        fetch that brought ``message`` (``None``: not known yet; see :func:`read_to_end`)."""
+        def check(topic: str, message: Message) -> bool | None:
             tp = TopicPartition(self.name(topic), shard)
             end, nxt = self._highwater(tp), self.next_offset.get(tp)
             end = self.end_at_assignment.get(tp) if end is None else end
-            return read_to_end(end, nxt, polls[tp.topic], newest)
+            # a submission may pass an old end: early, it can only miss a straggler from its past
+            fetched = None if message.topic == SUBMISSIONS else message.fetched_ms
+            polled = self.consumer.last_poll_timestamp(tp) if self.consumer else None
+            caught_up = read_to_end(end, nxt, polled, fetched)
+            if caught_up and topic == SUBMISSIONS and message.topic == COMPLETIONS and message.event is not None \
+                    and not self.state.processor.submitted(message.event["system"], message.event["job_id"]):
+                # its own submission may be a moment behind it (sent in the same produce request, a
+                # fetch can see one partition's append before the other's): wait for it, at most max_wait
+                return None
+            return caught_up
         return check
-
-    def _polled(self, tp: TopicPartition) -> int | None:
-        """When the consumer's last fetch reported the partition's end (ms; ``None``: not yet)."""
-        return self.consumer.last_poll_timestamp(tp) if self.consumer else None
 
     async def release(self, shard: int) -> None:
         if shard not in self.state.shards:  # revoked while the caller awaited

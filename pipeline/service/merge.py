@@ -27,30 +27,30 @@ from typing import Any
 from pipeline.sources.timeline import order_key
 
 
-def read_to_end(end: int | None, next_offset: int | None, polled: int | None, newest_poll: int | None
+def read_to_end(end: int | None, next_offset: int | None, polled: int | None, fetched: int | None
                 ) -> bool | None:
-    """Whether a partition is read to its end, as far as the consumer's fetches tell: ``None``
-    (unknown) without an end or a position, or when the end is from a fetch older than the newest
-    fetch of the shard's other inputs (``polled`` < ``newest_poll``, in ms).
+    """Whether a partition is read to its end before an event fetched at ``fetched`` (ms), as far
+    as the consumer's fetches tell: ``None`` (unknown) without an end or a position, or when the end
+    is from a fetch older than the event's (``polled`` < ``fetched``).
 
     A consumer leaves a partition out of its fetches while it still holds fetched records of it;
-    once they are consumed the partition looks read to the end it had then, while the other inputs,
-    fetched since, already hold later events. Releasing those past it let completions overtake
+    once they are consumed the partition looks read to the end it had then, while another input,
+    fetched since, already holds later events. Releasing those past it let completions overtake
     their own jobs' submissions when a trace was published at full speed into a running worker
     (UniLu Gaia: 1,691 of 51,859 submissions dead-lettered as late; SDSC-SP2: 47 of 54,034).
 
-    >>> read_to_end(end=10, next_offset=10, polled=5, newest_poll=5)
+    >>> read_to_end(end=10, next_offset=10, polled=5, fetched=5)
     True
-    >>> read_to_end(end=10, next_offset=10, polled=4, newest_poll=5) is None   # an older end
+    >>> read_to_end(end=10, next_offset=10, polled=4, fetched=5) is None   # an end older than the event
     True
-    >>> read_to_end(end=10, next_offset=7, polled=4, newest_poll=5)   # behind, whatever its age
+    >>> read_to_end(end=10, next_offset=7, polled=6, fetched=5)   # behind
     False
     """
     if end is None or next_offset is None:
         return None
     if next_offset < end:
         return False
-    return None if polled is not None and newest_poll is not None and polled < newest_poll else True
+    return None if polled is not None and fetched is not None and polled < fetched else True
 
 
 class EventTimeMerger:
@@ -71,10 +71,10 @@ class EventTimeMerger:
     --------
     >>> m = EventTimeMerger(["subs", "ends"], max_wait_s=1.0)
     >>> m.push("subs", "s1", {"schema": "job-submission/1", "time": 5}, now=0.0)
-    >>> m.pop_ready(now=5.0, caught_up=lambda topic: False)   # "ends" is behind: an earlier event may come
+    >>> m.pop_ready(now=5.0, caught_up=lambda topic, head: False)   # "ends" is behind: an earlier event may come
     []
     >>> m.push("ends", "e0", {"schema": "job-completion/1", "time": 0, "end_time": 4}, now=5.1)
-    >>> m.pop_ready(now=5.1, caught_up=lambda topic: topic == "ends")
+    >>> m.pop_ready(now=5.1, caught_up=lambda topic, head: topic == "ends")
     ['e0', 's1']
     """
 
@@ -97,11 +97,12 @@ class EventTimeMerger:
         self.queues[topic].append(((*order_key(event), self.rank[topic]), now, item))
         self.last_heard[topic] = now
 
-    def pop_ready(self, now: float, caught_up: Callable[[str], bool | None]) -> list[Any]:
+    def pop_ready(self, now: float, caught_up: Callable[[str, Any], bool | None]) -> list[Any]:
         """Release, in order, every queued item that no other topic can still precede.
 
-        ``caught_up(topic)`` says whether a topic has nothing more to deliver now: True (caught up),
-        False (behind: wait for it) or None (unknown: wait at most ``max_wait_s``).
+        ``caught_up(topic, item)`` says whether a topic has nothing more to deliver before ``item``,
+        the next in line: True (caught up), False (behind: wait for it) or None (unknown: wait at
+        most ``max_wait_s``).
         """
         released: list[Any] = []
         while True:
@@ -110,7 +111,7 @@ class EventTimeMerger:
                 return released
             (_, arrived, item), topic = min(heads, key=lambda head: head[0][0])
             empty = [t for t, q in self.queues.items() if not q]
-            states = [caught_up(t) for t in empty]
+            states = [caught_up(t, item) for t in empty]
             behind = False in states or (None in states and now - arrived < self.max_wait_s)
             straggler_possible = any(now - self.last_heard[t] < self.grace_s for t in empty)
             if behind or (straggler_possible and topic not in self.eager):

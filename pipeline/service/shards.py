@@ -27,8 +27,8 @@ from pipeline.service.merge import EventTimeMerger
 Output = tuple[str, str | None, dict[str, Any]]  # topic (as declared), key, record
 
 # At equal event times completions come first, then health, then submissions (as in the timeline).
-SUBMISSIONS = "hpc.job-submissions"
-INPUTS = ("hpc.job-completions", "hpc.node-health", SUBMISSIONS)
+SUBMISSIONS, COMPLETIONS = "hpc.job-submissions", "hpc.job-completions"
+INPUTS = (COMPLETIONS, "hpc.node-health", SUBMISSIONS)
 DEAD_LETTERS = "hpc.dead-letters"
 
 
@@ -44,6 +44,7 @@ class Message:
     value: bytes | None
     timestamp: float
     handle: Any = None
+    fetched_ms: int | None = None  # when the consumer fetched it (see merge.read_to_end)
     event: dict[str, Any] | None = None
     finished: bool = False
 
@@ -143,7 +144,8 @@ class ShardedProcessor:
         shard.merger.push(message.topic, message, message.event, time.monotonic())
         return "queued", []
 
-    def release(self, index: int, caught_up: Callable[[str], bool | None]) -> list[tuple[Message, list[Output]]]:
+    def release(self, index: int, caught_up: Callable[[str, Message], bool | None]
+                ) -> list[tuple[Message, list[Output]]]:
         """Process every queued message of a shard that event-time order allows, with its outputs."""
         shard = self.shards[index]
         done = []
