@@ -153,6 +153,22 @@ def test_snapshot_acknowledges_only_finished_messages(swf_slice):
     assert len(handles) < len(batch)  # the newest submission waits for the completions to catch up
 
 
+def test_a_completion_ahead_of_its_own_submission_waits_for_it_at_a_caught_up_frontier(swf_slice):
+    batch = messages(swf_slice, 200)
+    completion = next(m for m in batch if m.topic == "hpc.job-completions")
+    submission = next(m for m in batch if m.topic == "hpc.job-submissions"
+                      and json.loads(m.value)["job_id"] == json.loads(completion.value)["job_id"])
+    sharded = ShardedProcessor(Processor("naive"), max_wait_s=60.0)
+    sharded.assign(0, [])
+    sharded.accept(completion)
+    assert sharded.release(0, caught_up=lambda t, head: True) == []  # its submission may be a moment behind
+
+    sharded.accept(submission)
+    released = sharded.release(0, caught_up=lambda t, head: True)
+
+    assert [m.topic for m, _ in released] == ["hpc.job-submissions", "hpc.job-completions"]
+
+
 def test_a_checkpoint_of_another_strategy_is_refused_on_assign():
     sharded = ShardedProcessor(Processor("naive"))
     refused = sharded.assign(0, [Checkpoint("a", 0, {}, None, "select", ("runtime_s",), 0.0)])

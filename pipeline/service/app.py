@@ -34,7 +34,7 @@ from pipeline.service.checkpoint import seal
 from pipeline.service.config import WorkerConfig
 from pipeline.service.merge import read_to_end
 from pipeline.service.metrics import WorkerMetrics
-from pipeline.service.shards import COMPLETIONS, DEAD_LETTERS, INPUTS, SUBMISSIONS, Message, Output, ShardedProcessor
+from pipeline.service.shards import DEAD_LETTERS, INPUTS, SUBMISSIONS, Message, Output, ShardedProcessor
 from pipeline.service.store import MAX_CHECKPOINT_BYTES, partition_bounds, read_checkpoints
 
 log = logging.getLogger("perfstream.worker")
@@ -101,7 +101,7 @@ class Worker:
         touched = set()
         # when each partition was fetched (it is not refetched while its records are held), read
         # before the first await: a rebalance may take a partition away meanwhile
-        fetched = {tp: self.consumer.last_poll_timestamp(tp) if self.consumer else None for tp in batches}
+        fetched = {tp: self._polled(tp) for tp in batches}
         for tp, records in batches.items():
             for raw in records:
                 if not self.settled.is_set():
@@ -167,15 +167,12 @@ class Worker:
             end = self.end_at_assignment.get(tp) if end is None else end
             # a submission may pass an old end: early, it can only miss a straggler from its past
             fetched = None if message.topic == SUBMISSIONS else message.fetched_ms
-            polled = self.consumer.last_poll_timestamp(tp) if self.consumer else None
-            caught_up = read_to_end(end, nxt, polled, fetched)
-            if caught_up and topic == SUBMISSIONS and message.topic == COMPLETIONS and message.event is not None \
-                    and not self.state.processor.submitted(message.event["system"], message.event["job_id"]):
-                # its own submission may be a moment behind it (sent in the same produce request, a
-                # fetch can see one partition's append before the other's): wait for it, at most max_wait
-                return None
-            return caught_up
+            return read_to_end(end, nxt, self._polled(tp), fetched)
         return check
+
+    def _polled(self, tp: TopicPartition) -> int | None:
+        """When the consumer's last fetch reported the partition's end (ms; ``None``: not yet)."""
+        return self.consumer.last_poll_timestamp(tp) if self.consumer else None
 
     async def release(self, shard: int) -> None:
         if shard not in self.state.shards:  # revoked while the caller awaited

@@ -146,21 +146,41 @@ class ShardedProcessor:
 
     def release(self, index: int, caught_up: Callable[[str, Message], bool | None]
                 ) -> list[tuple[Message, list[Output]]]:
-        """Process every queued message of a shard that event-time order allows, with its outputs."""
+        """Process every queued message of a shard that event-time order allows, with its outputs.
+
+        A completion whose own submission has not been seen does not pass a submissions topic that
+        looks read to its end (it waits, at most the merger's ``max_wait_s``): a producer that sends
+        a finished job's two events together (the Slurm bridge) can have them appended in either
+        order within one request, and a fetch in between sees the completion alone.
+        """
         shard = self.shards[index]
-        done = []
-        for message in shard.merger.pop_ready(time.monotonic(), caught_up):
-            try:
-                records = self.processor.apply(message.event)
-            except InvalidEvent as error:  # valid on the wire, unusable here (e.g. an unknown target)
-                outputs = [self._dead_letter(message, Rejected.from_invalid(error))]
-            else:
-                shard.systems.add(message.event["system"])
-                outputs = [(topic_for(r["schema"]), r["system"], r) for r in records]
-            shard.finish(message)
-            shard.since_checkpoint += 1
-            done.append((message, outputs))
+
+        def ready(topic: str, message: Message) -> bool | None:
+            state = caught_up(topic, message)
+            if state and topic == SUBMISSIONS and message.topic == COMPLETIONS and message.event is not None \
+                    and not self.processor.submitted(message.event["system"], message.event["job_id"]):
+                return None
+            return state
+
+        done: list[tuple[Message, list[Output]]] = []
+        # again until nothing is ready: a completion held for its submission passes once that is processed
+        while released := shard.merger.pop_ready(time.monotonic(), ready):
+            done += [(message, self._process(shard, message)) for message in released]
         return done
+
+    def _process(self, shard: Shard, message: Message) -> list[Output]:
+        event = message.event
+        assert event is not None  # decoded when it was accepted, or it would not be queued
+        try:
+            records = self.processor.apply(event)
+        except InvalidEvent as error:  # valid on the wire, unusable here (e.g. an unknown target)
+            outputs = [self._dead_letter(message, Rejected.from_invalid(error))]
+        else:
+            shard.systems.add(event["system"])
+            outputs = [(topic_for(r["schema"]), r["system"], r) for r in records]
+        shard.finish(message)
+        shard.since_checkpoint += 1
+        return outputs
 
     def snapshot(self, index: int) -> tuple[list[Checkpoint], list[Any]]:
         """Checkpoints of every system of a shard, and the message handles they make safe to acknowledge."""
