@@ -75,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--strategy", default="default")
     replay.add_argument("--targets", default=None, help="comma list (default as for evaluate)")
     fetch = commands.add_parser("fetch", help="download public traces: the development data, checked by SHA-256")
-    fetch.add_argument("names", nargs="*", help="file names from --list (default: all of them)")
+    fetch.add_argument("names", nargs="*", help="file names from --list (default: the development data)")
     fetch.add_argument("--list", action="store_true", help="list the known traces and exit")
     fetch.add_argument("--to", default=os.environ.get("PERFSTREAM_DATA", "perfstream-data"),
                        help="data directory; SWF logs go to traces/, TOKIO to tokio/ (default: $PERFSTREAM_DATA "
@@ -413,23 +413,24 @@ def _fetch(args: argparse.Namespace) -> None:
 
     if args.list:
         for trace in CATALOG.values():
-            print(f"{trace.name}  {trace.about}\n    {trace.url}\n    sha256 {trace.sha256}")
+            inside = f"\n    member {trace.member}" if trace.member else ""
+            print(f"{trace.name}  {trace.about}\n    {trace.url}{inside}\n    sha256 {trace.sha256}")
         return
     if args.url:
-        jobs = [(args.url, Path(args.to) / args.url.rstrip("/").rsplit("/", 1)[-1], args.sha256)]
+        jobs = [(args.url, Path(args.to) / args.url.rstrip("/").rsplit("/", 1)[-1], args.sha256, "")]
     else:
         unknown = sorted(set(args.names) - set(CATALOG))
         if unknown:
             raise ValueError(f"unknown trace {', '.join(unknown)}; known: {', '.join(CATALOG)}")
-        jobs = [(source_url(t, args.mirror), Path(args.to) / t.folder / t.name, t.sha256)
-                for t in CATALOG.values() if not args.names or t.name in args.names]
-    for url, destination, sha256 in jobs:
+        jobs = [(source_url(t, args.mirror), Path(args.to) / t.folder / t.name, t.sha256, t.member)
+                for t in CATALOG.values() if t.name in args.names or (not args.names and t.development)]
+    for url, destination, sha256, member in jobs:
         with tqdm(desc=destination.name, unit="B", unit_scale=True, disable=True if args.quiet else None) as bar:
             def progress(done: int, total: int | None) -> None:
                 bar.total = total
                 bar.update(done - bar.n)
 
-            downloaded = fetch(url, destination, sha256, progress)
+            downloaded = fetch(url, destination, sha256, progress, member)
         checked = "sha256 checked" if sha256 else "not checked: no sha256 given"
         print(f"{destination}: {'downloaded' if downloaded else 'already there'} ({checked})")
 

@@ -6,7 +6,10 @@ mirror; the network beyond this machine is not needed.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import shutil
+import tarfile
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -16,7 +19,8 @@ import pytest
 from kafka_support import free_port
 
 from pipeline.cli import main
-from pipeline.sources.catalog import CATALOG, file_sha256
+from pipeline.sources import catalog
+from pipeline.sources.catalog import CATALOG, Trace, file_sha256
 
 CTC = "CTC-SP2-1996-3.1-cln.swf.gz"
 
@@ -52,8 +56,31 @@ def mirror(data: Path, tmp_path: Path):
     server.close()
 
 
+@pytest.fixture
+def archive(tmp_path: Path, monkeypatch):
+    """A mirror holding a source archive with a trace inside (beside files that must not be written,
+    one of them named to escape the data directory), and a catalog that knows the trace in it."""
+    folder = tmp_path / "publisher"
+    folder.mkdir()
+    trace = b"; a log inside a package\n1 0 5 60 1 -1 -1 1 600 -1 1 1 1 1 1 -1 -1 -1\n"
+    with tarfile.open(folder / "pkg-1.0.tar.gz", "w:gz") as tar:
+        for name, content in (("pkg-1.0/setup.py", b"raise SystemExit"), ("pkg-1.0/examples/log.swf", trace),
+                              ("../escaped.txt", b"outside")):
+            entry = tarfile.TarInfo(name)
+            entry.size = len(content)
+            tar.addfile(entry, io.BytesIO(content))
+    entry = Trace("log.swf", "https://publisher.example/pkg-1.0.tar.gz", hashlib.sha256(trace).hexdigest(),
+                  "a log inside a package", member="pkg-1.0/examples/log.swf", development=False)
+    monkeypatch.setattr("pipeline.sources.catalog.CATALOG", {**CATALOG, entry.name: entry})
+    server = _Server(folder)
+    yield server, entry, trace
+    server.close()
+
+
 def test_the_catalog_pins_the_very_files_of_the_development_data(data: Path):
-    for trace in CATALOG.values():
+    development = [trace for trace in CATALOG.values() if trace.development]
+    assert len(development) == 5
+    for trace in development:
         assert file_sha256(data / trace.folder / trace.name) == trace.sha256, trace.name
 
 
@@ -110,3 +137,40 @@ def test_an_unknown_trace_name_lists_the_known_ones(tmp_path, capsys):
     assert main(["fetch", "LANL-CM5.swf.gz", "--to", str(tmp_path)]) == 2
     error = capsys.readouterr().err
     assert "unknown trace LANL-CM5.swf.gz" in error and all(name in error for name in CATALOG)
+
+
+def test_a_trace_published_inside_an_archive_is_taken_out_and_kept_alone(archive, tmp_path, capsys):
+    server, entry, trace = archive
+    to = tmp_path / "data"
+    assert main(["fetch", entry.name, "--to", str(to), "--mirror", server.url, "--quiet"]) == 0
+    assert (to / "traces" / entry.name).read_bytes() == trace
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if "publisher" not in p.parts) == [
+        "data", "data/traces", "data/traces/log.swf"]
+    assert "downloaded (sha256 checked)" in capsys.readouterr().out
+
+
+def test_an_archive_without_the_trace_in_it_is_refused_naming_the_member(archive, tmp_path, monkeypatch, capsys):
+    server, entry, _ = archive
+    moved = Trace(entry.name, entry.url, entry.sha256, entry.about, member="pkg-1.0/log.swf", development=False)
+    monkeypatch.setitem(catalog.CATALOG, entry.name, moved)
+    assert main(["fetch", entry.name, "--to", str(tmp_path / "data"), "--mirror", server.url, "--quiet"]) == 2
+    assert "no file pkg-1.0/log.swf in it; the file was not kept" in capsys.readouterr().err
+    assert list((tmp_path / "data" / "traces").iterdir()) == []
+
+
+def test_a_trace_taken_out_of_an_archive_with_the_wrong_hash_is_refused(archive, tmp_path, monkeypatch, capsys):
+    server, entry, _ = archive
+    pinned = Trace(entry.name, entry.url, "0" * 64, entry.about, member=entry.member, development=False)
+    monkeypatch.setitem(catalog.CATALOG, entry.name, pinned)
+    assert main(["fetch", entry.name, "--to", str(tmp_path / "data"), "--mirror", server.url, "--quiet"]) == 2
+    assert f"({entry.member}): sha256 " in capsys.readouterr().err
+    assert list((tmp_path / "data" / "traces").iterdir()) == []
+
+
+def test_without_names_only_the_development_data_is_fetched(archive, mirror, tmp_path, monkeypatch):
+    server, entry, _ = archive
+    ctc_server, _ = mirror
+    monkeypatch.setattr("pipeline.sources.catalog.CATALOG", {CTC: CATALOG[CTC], entry.name: entry})
+    assert main(["fetch", "--to", str(tmp_path / "data"), "--mirror", ctc_server.url, "--quiet"]) == 0
+    assert [p.name for p in (tmp_path / "data").rglob("*") if p.is_file()] == [CTC]
+    assert server.requests == []
