@@ -148,6 +148,9 @@ def _kafka_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser
     sacct.add_argument("--follow", type=float, metavar="SECONDS", help="ask again this often, forever")
     sacct.add_argument("--completion", action="store_true",
                        help="read the jobcomp/filetxt log (sacct --completion) where there is no slurmdbd")
+    sacct.add_argument("--pending", action="store_true",
+                       help="also publish each unfinished job's submission as soon as sacct lists it, so that "
+                            "its prediction comes before it ends (needs slurmdbd)")
     jobcomp = feeds.add_parser("jobcomp", help="consume the records of Slurm's jobcomp/kafka plugin")
     jobcomp.add_argument("--from-topic", required=True, help="the plugin's topic (its name as Slurm writes it)")
     jobcomp.add_argument("--group", default=env("SLURM_GROUP", "perfstream-slurm-jobcomp"),
@@ -389,7 +392,7 @@ def _slurm(args: argparse.Namespace) -> None:
     settings = KafkaSettings.from_args(args)
     if args.feed == "sacct":
         rounds = follow_sacct(settings, since=args.since, system=args.system, completion=args.completion,
-                              every_s=args.follow)
+                              every_s=args.follow, pending=args.pending)
     else:
         rounds = bridge_jobcomp(settings, args.from_topic, group=args.group, system=args.system,
                                 idle_timeout_s=args.idle_timeout)

@@ -66,9 +66,9 @@ def slurm_command(kafka, env: dict, *args: str, timeout: float = 120) -> subproc
                           text=True, timeout=timeout)
 
 
-def follow_sacct(kafka, env: dict) -> subprocess.Popen:
+def follow_sacct(kafka, env: dict, *extra: str) -> subprocess.Popen:
     """``perfstream slurm sacct --follow 1`` running in the background."""
-    return subprocess.Popen([str(PERFSTREAM), "slurm", "sacct", "--since", "now-1hours", "--follow", "1",
+    return subprocess.Popen([str(PERFSTREAM), "slurm", "sacct", "--since", "now-1hours", "--follow", "1", *extra,
                              *cli_arguments(kafka)], env={**cli_env(kafka), "SLURM_CONF": env["SLURM_CONF"]},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -134,6 +134,31 @@ def test_following_sacct_publishes_new_jobs_once(kafka, workers, slurm, tmp_path
         follower.wait(30)
     ids = [s["job_id"] for s in submissions]
     assert len(ids) == len(set(ids)), "a job was published twice"
+
+
+def test_following_sacct_with_pending_predicts_a_job_while_it_runs(kafka, workers, slurm, tmp_path):
+    follower = follow_sacct(kafka, slurm, "--pending")
+    workers("pending")
+    try:
+        job = sbatch(slurm, "sleep 45", "long-app", 2, tmp_path, ())
+        wait_until(lambda: any(p["job_id"] == job and p["stage"] == "submission"
+                               for p in read_topic(kafka, "hpc.predictions", idle=1)), 60, "the job predicted")
+        still = subprocess.run(["squeue", "-h", "-j", job], env=slurm, capture_output=True, text=True, timeout=60)
+        assert still.stdout.strip(), "the job ended before its prediction came"
+        wait_until(lambda: any(p["job_id"] == job and p["stage"] == "completion"
+                               for p in read_topic(kafka, "hpc.predictions", idle=1)), 120, "the job scored")
+        time.sleep(3)  # more rounds: neither of its events may be published again
+    finally:
+        follower.terminate()
+        out, errors = follower.communicate(timeout=30)
+    assert [s["job_id"] for s in read_topic(kafka, "hpc.job-submissions")].count(job) == 1
+    assert [c["job_id"] for c in read_topic(kafka, "hpc.job-completions")].count(job) == 1
+    assert "submitted ahead of their end" in errors + out
+
+
+def test_pending_jobs_cannot_come_from_the_job_completion_log(kafka, slurm):
+    result = slurm_command(kafka, slurm, "sacct", "--completion", "--pending", "--system", SYSTEM)
+    assert result.returncode == 2 and "--pending needs the accounting database" in result.stderr
 
 
 @pytest.fixture

@@ -5,6 +5,11 @@ Two feeds: the ``sacct`` command run over a time window (once, or again every fe
 a job-submission and a job-completion (see :mod:`pipeline.sources.slurm`); every unusable one a
 dead-letter/1 record with the reason, and the bridge goes on. Records of the plugin's topic are
 committed only after what they produced is on the broker (at least once).
+
+Both describe finished jobs, so a job's prediction comes after it ran. Following sacct with
+``pending`` also asks each round for the jobs not finished yet and publishes each one's submission
+as soon as it is listed: its prediction is then made while it waits or runs, and its completion
+follows alone when it ends.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import os
 import subprocess
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +35,9 @@ from pipeline.sources.timeline import Event, order_key
 log = logging.getLogger("perfstream.slurm")
 
 OVERLAP_S = 600.0
+FINISHED = "CD,F,TO,CA,NF,OOM,PR,DL,BF"  # sacct's short state names
+UNFINISHED = "PD,R,S,RQ"  # pending, running, suspended, requeued (Slurm 22.05 refuses CF)
+JobKey = tuple[str, str]  # (system, job id)
 
 
 @dataclass
@@ -39,10 +47,12 @@ class Tally:
     jobs: int = 0
     skipped: int = 0
     dead: Counter[str] = field(default_factory=Counter)
+    ahead: int = 0  # submissions published before their job ended (following sacct with pending)
 
     def __str__(self) -> str:
         dead = ", ".join(f"{n} {c}" for c, n in sorted(self.dead.items())) or "none"
-        return f"{self.jobs} jobs published, {self.skipped} records skipped, dead letters: {dead}"
+        ahead = f", {self.ahead} of them submitted ahead of their end" if self.ahead else ""
+        return f"{self.jobs} jobs published{ahead}, {self.skipped} records skipped, dead letters: {dead}"
 
 
 class Outbox:
@@ -52,8 +62,9 @@ class Outbox:
         self.settings, self.tally = settings, tally
         self.producer = KafkaProducer(**settings.kafka_python(), linger_ms=5, client_id="perfstream-slurm")
 
-    def jobs(self, jobs: Iterable[SlurmJob]) -> None:
-        """Publish jobs' events in stream order; an event our schemas refuse is dead-lettered instead."""
+    def jobs(self, jobs: Iterable[SlurmJob], submitted: Container[JobKey] = ()) -> None:
+        """Publish finished jobs' events in stream order, without the submission of a job in
+        ``submitted`` (published ahead); an event our schemas refuse is dead-lettered instead."""
         events: list[Event] = []
         for job in jobs:
             submission, completion = job.events()
@@ -66,8 +77,28 @@ class Outbox:
             except InvalidEvent as error:
                 self.reject(orjson.dumps(completion), "slurm", 0, 0, Rejected.from_invalid(error))
                 continue
-            events += [submission, completion]
+            ahead = (job.system, job.job_id) in submitted
+            events += [completion] if ahead else [submission, completion]
             self.tally.jobs += 1
+            self.tally.ahead += ahead
+        self._send(events)
+
+    def submissions(self, jobs: Iterable[SlurmJob]) -> list[SlurmJob]:
+        """Publish the submissions of jobs not finished yet; return the jobs whose submission went out."""
+        events, sent = [], []
+        for job in jobs:
+            submission, _ = job.events()
+            try:
+                validate(submission)
+            except InvalidEvent as error:
+                self.reject(orjson.dumps(submission), "slurm", 0, 0, Rejected.from_invalid(error))
+                continue
+            events.append(submission)
+            sent.append(job)
+        self._send(events)
+        return sent
+
+    def _send(self, events: list[Event]) -> None:
         for event in sorted(events, key=order_key):
             self.producer.send(self.settings.topic(topic_for(event["schema"], "in")), orjson.dumps(event),
                                key=event["system"].encode())
@@ -84,10 +115,10 @@ class Outbox:
         self.producer.close()
 
 
-def sacct_command(since: str, until: str = "now", completion: bool = False) -> list[str]:
-    """The sacct invocation: finished allocations in the window, the columns perfstream reads."""
+def sacct_command(since: str, until: str = "now", completion: bool = False, states: str = FINISHED) -> list[str]:
+    """The sacct invocation: allocations in ``states`` during the window, the columns perfstream reads."""
     command = ["sacct", "--parsable2", "--allocations", f"--format={SACCT_FORMAT}", f"--starttime={since}",
-               f"--endtime={until}", "--state=CD,F,TO,CA,NF,OOM,PR,DL,BF"]
+               f"--endtime={until}", f"--state={states}"]
     if completion:  # no slurmdbd: read the jobcomp/filetxt log instead of the accounting database
         command.insert(1, "--completion")
     return command
@@ -112,25 +143,36 @@ def sacct_jobs(lines: list[str], system: str | None, outbox: Outbox) -> Iterator
 
 
 def follow_sacct(settings: KafkaSettings, *, since: str, system: str | None = None, completion: bool = False,
-                 every_s: float | None = None, seen_max: int = 1_000_000) -> Iterator[Tally]:
+                 every_s: float | None = None, pending: bool = False, seen_max: int = 1_000_000) -> Iterator[Tally]:
     """Publish the jobs sacct reports since ``since``; with ``every_s``, ask again forever, new jobs only.
+
+    With ``pending``, each round first publishes the submissions of jobs not finished yet (from the
+    accounting database: the job-completion log knows finished jobs only); a job whose submission
+    went out ahead gets its completion alone when it ends. The bridge remembers which in memory: a
+    restarted one publishes the submissions of jobs still waiting or running again (the worker
+    predicts them again; its latest prediction of a job is the one scored).
 
     Yields the running tally after each round. When following, a failing sacct (slurmdbd restarting,
     say) is logged and asked again next round with the same window, so no job is missed.
     """
-    tally, seen = Tally(), OrderedDict[tuple[str, str], None]()
+    if pending and completion:
+        raise ValueError("--pending needs the accounting database: the job-completion log lists finished jobs only")
+    tally, seen, ahead = Tally(), OrderedDict[JobKey, None](), OrderedDict[JobKey, None]()
     outbox = Outbox(settings, tally)
     try:
         while True:
             asked_at = time.time()
             try:
+                if pending:  # before the finished jobs: one that ends in between is then announced first
+                    unfinished = run_sacct(sacct_command(since, states=UNFINISHED))
+                    _announce_new(sacct_jobs(unfinished, system, outbox), seen, ahead, seen_max, outbox)
                 lines = run_sacct(sacct_command(since, completion=completion))
             except OSError as error:
                 if every_s is None:
                     raise
                 log.warning("%s; asking again in %.0f s", error, every_s)
             else:
-                _publish_new(sacct_jobs(lines, system, outbox), seen, seen_max, outbox)
+                _publish_new(sacct_jobs(lines, system, outbox), seen, ahead, seen_max, outbox)
                 # the next window overlaps this one by minutes: records written late are not missed,
                 # and jobs seen already are not published again
                 since = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(asked_at - OVERLAP_S))
@@ -142,15 +184,29 @@ def follow_sacct(settings: KafkaSettings, *, since: str, system: str | None = No
         outbox.close()
 
 
-def _publish_new(jobs: Iterable[SlurmJob], seen: OrderedDict[tuple[str, str], None], seen_max: int,
-                 outbox: Outbox) -> None:
+def _announce_new(jobs: Iterable[SlurmJob], seen: OrderedDict[JobKey, None], ahead: OrderedDict[JobKey, None],
+                  seen_max: int, outbox: Outbox) -> None:
+    new = [job for job in jobs if (job.system, job.job_id) not in ahead and (job.system, job.job_id) not in seen]
+    for job in outbox.submissions(new):
+        ahead[(job.system, job.job_id)] = None
+    outbox.flush()
+    _bound(ahead, seen_max)
+
+
+def _publish_new(jobs: Iterable[SlurmJob], seen: OrderedDict[JobKey, None], ahead: OrderedDict[JobKey, None],
+                 seen_max: int, outbox: Outbox) -> None:
     new = [job for job in jobs if (job.system, job.job_id) not in seen]
-    outbox.jobs(new)
+    outbox.jobs(new, ahead)
     outbox.flush()
     for job in new:
         seen[(job.system, job.job_id)] = None
-    while len(seen) > seen_max:
-        seen.popitem(last=False)
+        ahead.pop((job.system, job.job_id), None)
+    _bound(seen, seen_max)
+
+
+def _bound(jobs: OrderedDict[JobKey, None], most: int) -> None:
+    while len(jobs) > most:
+        jobs.popitem(last=False)
 
 
 def bridge_jobcomp(settings: KafkaSettings, topic: str, *, group: str = "perfstream-slurm-jobcomp",
