@@ -59,6 +59,15 @@ def test_a_completion_without_its_submission_is_predicted_before_it_is_learned()
     assert record["predicted"] == 600  # the request: nothing learned yet
 
 
+def test_a_job_submitted_again_before_it_ends_is_scored_once_with_its_latest_prediction():
+    processor = Processor("last2")
+    processor.handle(SUBMISSION)
+    processor.handle(COMPLETION | {"job_id": "0", "end_time": 1050.0})  # the user's last runtime is now 60 s
+    (again,) = processor.handle(SUBMISSION)  # a bridge restarted while the job ran publishes it again
+    records = processor.handle(COMPLETION)
+    assert again["predicted"] == 60 and [r["predicted"] for r in records] == [60]
+
+
 def test_a_submission_after_its_own_completion_is_refused():
     processor = Processor("last2")
     processor.handle(COMPLETION)
