@@ -11,6 +11,7 @@ import io
 import shutil
 import tarfile
 import threading
+from dataclasses import replace
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -151,8 +152,7 @@ def test_a_trace_published_inside_an_archive_is_taken_out_and_kept_alone(archive
 
 def test_an_archive_without_the_trace_in_it_is_refused_naming_the_member(archive, tmp_path, monkeypatch, capsys):
     server, entry, _ = archive
-    moved = Trace(entry.name, entry.url, entry.sha256, entry.about, member="pkg-1.0/log.swf", development=False)
-    monkeypatch.setitem(catalog.CATALOG, entry.name, moved)
+    monkeypatch.setitem(catalog.CATALOG, entry.name, replace(entry, member="pkg-1.0/log.swf"))
     assert main(["fetch", entry.name, "--to", str(tmp_path / "data"), "--mirror", server.url, "--quiet"]) == 2
     assert "no file pkg-1.0/log.swf in it; the file was not kept" in capsys.readouterr().err
     assert list((tmp_path / "data" / "traces").iterdir()) == []
@@ -160,8 +160,7 @@ def test_an_archive_without_the_trace_in_it_is_refused_naming_the_member(archive
 
 def test_a_trace_taken_out_of_an_archive_with_the_wrong_hash_is_refused(archive, tmp_path, monkeypatch, capsys):
     server, entry, _ = archive
-    pinned = Trace(entry.name, entry.url, "0" * 64, entry.about, member=entry.member, development=False)
-    monkeypatch.setitem(catalog.CATALOG, entry.name, pinned)
+    monkeypatch.setitem(catalog.CATALOG, entry.name, replace(entry, sha256="0" * 64))
     assert main(["fetch", entry.name, "--to", str(tmp_path / "data"), "--mirror", server.url, "--quiet"]) == 2
     assert f"({entry.member}): sha256 " in capsys.readouterr().err
     assert list((tmp_path / "data" / "traces").iterdir()) == []
