@@ -69,7 +69,9 @@ class SystemState:
     targets: dict[str, TargetState]
     health: HealthState = field(default_factory=HealthState)
     pending: OrderedDict[tuple[str, str], _Pending] = field(default_factory=OrderedDict)
-    completed: OrderedDict[str, None] = field(default_factory=OrderedDict)  # recent job ids, to refuse late submissions
+    # recent job ids and when each ended: a submission after its job's completion, or a completion sent
+    # again, is refused (state format 13 kept None for the end: such an entry never matches)
+    completed: OrderedDict[str, float | None] = field(default_factory=OrderedDict)
 
 
 class Processor:
@@ -190,8 +192,11 @@ class Processor:
             raise InvalidEvent(f"no outcome for any target this worker predicts ({', '.join(self.targets)})",
                                "outcome", "unknown-target")
         state = self._system(event["system"])
+        if state.completed.get(event["job_id"]) == event["end_time"]:  # another run of the job (requeued) ends later
+            raise InvalidEvent("this completion was learned already: its producer sent it again", "job_id",
+                               "duplicate-completion")
         job = Job.from_event(event, state.health.snapshot())
-        state.completed[job.job_id] = None
+        state.completed[job.job_id] = event["end_time"]
         while len(state.completed) > RECENT_COMPLETIONS:
             state.completed.popitem(last=False)
         component = ShiftMonitor.component_of(job.features)

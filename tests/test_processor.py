@@ -76,6 +76,24 @@ def test_a_submission_after_its_own_completion_is_refused():
     assert refused.value.code == "late-submission"
 
 
+def test_a_completion_sent_again_is_refused_and_not_learned_twice():
+    processor = Processor("last2")
+    processor.handle(SUBMISSION)
+    processor.handle(COMPLETION)
+    learned = pickle.dumps(processor.systems)
+    with pytest.raises(InvalidEvent) as refused:
+        processor.handle(COMPLETION)
+    assert refused.value.code == "duplicate-completion"
+    assert pickle.dumps(processor.systems) == learned
+
+
+def test_another_run_of_a_requeued_job_is_learned():
+    processor = Processor("last2")
+    processor.handle(COMPLETION)
+    (record,) = processor.handle(COMPLETION | {"start_time": 2000.0, "end_time": 2120.0, "outcome": {"runtime_s": 120}})
+    assert record["observed"] == 120
+
+
 def test_learning_happens_at_completion_only():
     processor = Processor("last2")
     processor.handle(SUBMISSION)

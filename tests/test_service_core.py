@@ -9,11 +9,11 @@ import pickle
 import pytest
 
 from pipeline.processor import STATE_FORMAT, Processor
-from pipeline.schemas import topic_for
+from pipeline.schemas import topic_for, validate
 from pipeline.service.checkpoint import Checkpoint, ForgedCheckpoint, seal, unseal
 from pipeline.service.envelope import Rejected, decode
 from pipeline.service.merge import EventTimeMerger
-from pipeline.service.shards import INPUTS, Message, ShardedProcessor
+from pipeline.service.shards import DEAD_LETTERS, INPUTS, Message, ShardedProcessor
 from pipeline.sources import open_source
 
 HEALTH = {"schema": "node-health/1", "system": "a", "component": "fs", "time": 1, "status": "ok"}
@@ -113,13 +113,17 @@ def messages(path, limit: int) -> list[Message]:
     return out
 
 
-def run(sharded: ShardedProcessor, batch: list[Message]) -> list[dict]:
-    records = []
+def run_released(sharded: ShardedProcessor, batch: list[Message]) -> list[tuple[Message, list]]:
+    """Each message of ``batch`` accepted, then what that lets the shard release."""
+    released = []
     for m in batch:
         sharded.accept(Message(m.topic, m.partition, m.offset, m.key, m.value, 0.0))
-        for _, outputs in sharded.release(0, caught_up=lambda t, head: t == "hpc.node-health"):
-            records += [record for _, _, record in outputs]
-    return records
+        released += sharded.release(0, caught_up=lambda t, head: t == "hpc.node-health")
+    return released
+
+
+def run(sharded: ShardedProcessor, batch: list[Message]) -> list[dict]:
+    return [record for _, outputs in run_released(sharded, batch) for _, _, record in outputs]
 
 
 def test_restored_shard_skips_what_its_checkpoint_covers_and_continues_identically(swf_slice):
@@ -167,6 +171,20 @@ def test_a_completion_ahead_of_its_own_submission_waits_for_it_at_a_caught_up_fr
     released = sharded.release(0, caught_up=lambda t, head: True)
 
     assert [m.topic for m, _ in released] == ["hpc.job-submissions", "hpc.job-completions"]
+
+
+def test_a_completion_a_producer_sent_twice_is_a_dead_letter_the_second_time(swf_slice):
+    batch = messages(swf_slice, 200)
+    completion = next(m for m in batch if m.topic == "hpc.job-completions")
+    again = Message(completion.topic, 0, 10_000, completion.key, completion.value, 0.0)
+    sharded = ShardedProcessor(Processor("naive"))
+    sharded.assign(0, [])
+
+    released = run_released(sharded, batch) + run_released(sharded, [again])
+
+    letters = [record for _, outputs in released for topic, _, record in outputs if topic == DEAD_LETTERS]
+    assert [letter["category"] for letter in letters] == ["duplicate-completion"]
+    validate(letters[0])
 
 
 def test_a_checkpoint_of_another_strategy_is_refused_on_assign():
