@@ -40,9 +40,11 @@ def slurm(tmp_path_factory):
     subprocess.run(["bash", str(SLURM_SH), "stop"], env=env, capture_output=True, timeout=120)
 
 
-def sbatch(env: dict, script: str, name: str, minutes: int, tmp_path, client: tuple[str, ...]) -> str:
+def sbatch(env: dict, script: str, name: str, minutes: int, tmp_path, client: tuple[str, ...],
+           options: tuple[str, ...] = ()) -> str:
     result = subprocess.run([*client, "sbatch", "--parsable", "-J", name, "-t", str(minutes), "-o", "/dev/null",
-                             "--wrap", script], env=env, capture_output=True, text=True, cwd=tmp_path, timeout=60)
+                             *options, "--wrap", script], env=env, capture_output=True, text=True, cwd=tmp_path,
+                            timeout=60)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip().split(";")[0]
 
@@ -153,7 +155,24 @@ def test_following_sacct_with_pending_predicts_a_job_while_it_runs(kafka, worker
         out, errors = follower.communicate(timeout=30)
     assert [s["job_id"] for s in read_topic(kafka, "hpc.job-submissions")].count(job) == 1
     assert [c["job_id"] for c in read_topic(kafka, "hpc.job-completions")].count(job) == 1
-    assert "submitted ahead of their end" in errors + out
+    assert ", 1 of them submitted ahead of their end" in errors + out  # not the earlier tests' finished jobs
+
+
+def test_a_pending_job_array_is_announced_task_by_task(kafka, workers, slurm, tmp_path):
+    follower = follow_sacct(kafka, slurm, "--pending")
+    try:
+        blocker = sbatch(slurm, "sleep 15", "blocker", 1, tmp_path, (), ("--exclusive",))
+        array = sbatch(slurm, "sleep 2", "tasks", 1, tmp_path, (), ("--exclusive", "--array=1-3"))
+        tasks = {f"{array}_{i}" for i in (1, 2, 3)}
+        wait_until(lambda: tasks <= {c["job_id"] for c in read_topic(kafka, "hpc.job-completions", idle=1)}, 120,
+                   "the array's tasks published")
+        time.sleep(3)
+    finally:
+        follower.terminate()
+        follower.wait(30)
+    submitted = [s["job_id"] for s in read_topic(kafka, "hpc.job-submissions")]
+    assert sorted(j for j in submitted if j.startswith(f"{array}_")) == sorted(tasks)  # no "N_[1-3]" row
+    assert submitted.count(blocker) == 1
 
 
 def test_pending_jobs_cannot_come_from_the_job_completion_log(kafka, slurm):

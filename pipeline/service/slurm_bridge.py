@@ -186,7 +186,11 @@ def follow_sacct(settings: KafkaSettings, *, since: str, system: str | None = No
 
 def _announce_new(jobs: Iterable[SlurmJob], seen: OrderedDict[JobKey, None], ahead: OrderedDict[JobKey, None],
                   seen_max: int, outbox: Outbox) -> None:
-    new = [job for job in jobs if (job.system, job.job_id) not in ahead and (job.system, job.job_id) not in seen]
+    # sacct lists the jobs in those states at any time in the window: those that ended since are the
+    # finished query's; a job array's pending row ("30_[1-4]") stands for tasks that get rows of their
+    # own ("30_1") once they start
+    new = [job for job in jobs if job.end is None and "[" not in job.job_id
+           and (job.system, job.job_id) not in ahead and (job.system, job.job_id) not in seen]
     for job in outbox.submissions(new):
         ahead[(job.system, job.job_id)] = None
     outbox.flush()
