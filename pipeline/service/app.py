@@ -30,7 +30,7 @@ from faust.app.base import BootStrategy
 
 from pipeline.processor import STATE_FORMAT, Processor
 from pipeline.schemas import topics_by_direction
-from pipeline.service.checkpoint import seal
+from pipeline.service.checkpoint import freeze, sign
 from pipeline.service.config import WorkerConfig
 from pipeline.service.merge import read_to_end
 from pipeline.service.metrics import WorkerMetrics
@@ -67,6 +67,9 @@ class Worker:
         self.next_offset: dict[TopicPartition, int] = {}  # per input partition: the offset after the last delivered
         self.end_at_assignment: dict[TopicPartition, int] = {}  # its end when assigned, until a fetch reports one
         self.settled = asyncio.Event()  # clear from the start of a rebalance until its partitions are restored
+        # one checkpoint at a time: an older one sealed off the loop must not reach the compacted topic
+        # after a newer one of the same system
+        self.checkpointing = asyncio.Lock()
         self.consumer: AIOKafkaConsumer | None = None  # made by the input task, in the app's loop
         self.app.task(self.learn_and_predict)
         self.app.timer(interval=0.02)(self.release_waiting)
@@ -189,11 +192,18 @@ class Worker:
             self.metrics.observe_output(record, message.timestamp)
 
     async def checkpoint(self, shard: int) -> None:
+        async with self.checkpointing:
+            await self._checkpoint(shard)
+
+    async def _checkpoint(self, shard: int) -> None:
         checkpoints, handles = self.state.snapshot(shard)
-        # seal every system before the first await: the task may learn more while a send waits
-        sealed = [(cp.system.encode(), seal(cp, self.config.checkpoint_key)) for cp in checkpoints]
-        for key, blob in sealed:
-            await self.app.producer.send(self.name(CHECKPOINTS), key, blob, shard, None, None)
+        # freeze every system before the first await: the task may learn more meanwhile
+        frozen = [(cp.system.encode(), freeze(cp)) for cp in checkpoints]
+        key = self.config.checkpoint_key
+        sealed = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: [(system, sign(pickled, key)) for system, pickled in frozen])
+        for system, blob in sealed:
+            await self.app.producer.send(self.name(CHECKPOINTS), system, blob, shard, None, None)
         await self.app.producer.flush()
         offsets: dict[TopicPartition, int] = {}
         for tp, offset in handles:  # only now may Kafka's committed offsets move past these messages
