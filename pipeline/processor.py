@@ -11,7 +11,7 @@ from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import median
-from typing import Any
+from typing import Any, NamedTuple
 
 from pipeline.health import HealthState
 from pipeline.learning.drift import Alarm, DriftMonitor
@@ -38,6 +38,13 @@ Record = dict[str, Any]
 # it covers; 13: History pickles its tables flat).
 STATE_FORMAT = 13
 RECENT_COMPLETIONS = 10_000  # per system: enough to outlast any reordering between the input topics
+
+
+class _Done(NamedTuple):
+    """A recent completion: when the job ended, and whether its submission had been predicted."""
+
+    end_time: float
+    submitted: bool
 
 
 @dataclass
@@ -69,9 +76,9 @@ class SystemState:
     targets: dict[str, TargetState]
     health: HealthState = field(default_factory=HealthState)
     pending: OrderedDict[tuple[str, str], _Pending] = field(default_factory=OrderedDict)
-    # recent job ids and when each ended: a submission after its job's completion, or a completion sent
-    # again, is refused (state format 13 kept None for the end: such an entry never matches)
-    completed: OrderedDict[str, float | None] = field(default_factory=OrderedDict)
+    # recent completions by job id: a submission or completion of a job completed already is refused
+    # (format 13 kept None for each: such a job's events are late, never duplicates)
+    completed: OrderedDict[str, _Done | None] = field(default_factory=OrderedDict)
 
 
 class Processor:
@@ -172,9 +179,13 @@ class Processor:
 
     def _submission(self, event: Mapping[str, Any]) -> list[Record]:
         state = self._system(event["system"])
-        if event["job_id"] in state.completed:  # arrived after its own completion (a live stream's race)
+        if event["job_id"] in state.completed:
+            done = state.completed[event["job_id"]]
+            if done is not None and done.submitted:  # a producer that delivers at least once sent it again
+                raise InvalidEvent("the job was predicted and completed already: its producer sent it again",
+                                   "job_id", "duplicate-submission")
             raise InvalidEvent("the job already completed: predicting it now would use its own outcome",
-                               "job_id", "late-submission")
+                               "job_id", "late-submission")  # a live stream's race
         job = Job.from_event(event, state.health.snapshot())
         records = []
         for target, ts in state.targets.items():
@@ -192,11 +203,12 @@ class Processor:
             raise InvalidEvent(f"no outcome for any target this worker predicts ({', '.join(self.targets)})",
                                "outcome", "unknown-target")
         state = self._system(event["system"])
-        if state.completed.get(event["job_id"]) == event["end_time"]:  # another run of the job (requeued) ends later
+        done = state.completed.get(event["job_id"])
+        if done is not None and done.end_time == event["end_time"]:  # another run of a requeued job ends later
             raise InvalidEvent("this completion was learned already: its producer sent it again", "job_id",
                                "duplicate-completion")
         job = Job.from_event(event, state.health.snapshot())
-        state.completed[job.job_id] = event["end_time"]
+        state.completed[job.job_id] = _Done(event["end_time"], self.submitted(event["system"], job.job_id))
         while len(state.completed) > RECENT_COMPLETIONS:
             state.completed.popitem(last=False)
         component = ShiftMonitor.component_of(job.features)

@@ -21,8 +21,8 @@ class InvalidEvent(ValueError):
     """An event that breaks its contract; ``reason`` says how, ``field`` where (if known).
 
     ``code`` is a short category for counting (a dead letter's ``category``): ``schema-violation``,
-    ``unknown-schema``, ``unknown-version``, ``wrong-kind``, ``unknown-target``, ``late-submission`` or
-    ``duplicate-completion``.
+    ``unknown-schema``, ``unknown-version``, ``wrong-kind``, ``unknown-target``, ``late-submission``,
+    ``duplicate-submission`` or ``duplicate-completion``.
     """
 
     def __init__(self, reason: str, field: str | None = None, code: str = "schema-violation"):

@@ -87,6 +87,15 @@ def test_a_completion_sent_again_is_refused_and_not_learned_twice():
     assert pickle.dumps(processor.systems) == learned
 
 
+def test_a_submission_sent_again_after_its_job_completed_is_a_duplicate_not_a_late_one():
+    processor = Processor("last2")
+    processor.handle(SUBMISSION)
+    processor.handle(COMPLETION)
+    with pytest.raises(InvalidEvent) as refused:
+        processor.handle(SUBMISSION)
+    assert refused.value.code == "duplicate-submission"
+
+
 def test_another_run_of_a_requeued_job_is_learned():
     processor = Processor("last2")
     processor.handle(COMPLETION)
