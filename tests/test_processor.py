@@ -68,12 +68,17 @@ def test_a_job_submitted_again_before_it_ends_is_scored_once_with_its_latest_pre
     assert again["predicted"] == 60 and [r["predicted"] for r in records] == [60]
 
 
+def refusal(processor: Processor, event: dict) -> str:
+    """The category with which ``processor`` refuses ``event``."""
+    with pytest.raises(InvalidEvent) as refused:
+        processor.handle(event)
+    return refused.value.code
+
+
 def test_a_submission_after_its_own_completion_is_refused():
     processor = Processor("last2")
     processor.handle(COMPLETION)
-    with pytest.raises(InvalidEvent) as refused:
-        processor.handle(SUBMISSION)
-    assert refused.value.code == "late-submission"
+    assert refusal(processor, SUBMISSION) == "late-submission"
 
 
 def test_a_completion_sent_again_is_refused_and_not_learned_twice():
@@ -81,9 +86,7 @@ def test_a_completion_sent_again_is_refused_and_not_learned_twice():
     processor.handle(SUBMISSION)
     processor.handle(COMPLETION)
     learned = pickle.dumps(processor.systems)
-    with pytest.raises(InvalidEvent) as refused:
-        processor.handle(COMPLETION)
-    assert refused.value.code == "duplicate-completion"
+    assert refusal(processor, COMPLETION) == "duplicate-completion"
     assert pickle.dumps(processor.systems) == learned
 
 
@@ -91,9 +94,7 @@ def test_a_submission_sent_again_after_its_job_completed_is_a_duplicate_not_a_la
     processor = Processor("last2")
     processor.handle(SUBMISSION)
     processor.handle(COMPLETION)
-    with pytest.raises(InvalidEvent) as refused:
-        processor.handle(SUBMISSION)
-    assert refused.value.code == "duplicate-submission"
+    assert refusal(processor, SUBMISSION) == "duplicate-submission"
 
 
 def test_another_run_of_a_requeued_job_is_learned():
