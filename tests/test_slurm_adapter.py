@@ -158,12 +158,17 @@ def test_following_sacct_with_pending_predicts_a_job_while_it_runs(kafka, worker
     assert ", 1 of them submitted ahead of their end" in errors + out  # not the earlier tests' finished jobs
 
 
-def test_a_pending_job_array_is_announced_task_by_task(kafka, workers, slurm, tmp_path):
+def test_a_waiting_job_array_is_announced_task_by_task_before_its_tasks_run(kafka, workers, slurm, tmp_path):
     follower = follow_sacct(kafka, slurm, "--pending")
     try:
-        blocker = sbatch(slurm, "sleep 15", "blocker", 1, tmp_path, (), ("--exclusive",))
+        blocker = sbatch(slurm, "sleep 20", "blocker", 1, tmp_path, (), ("--exclusive",))
         array = sbatch(slurm, "sleep 2", "tasks", 1, tmp_path, (), ("--exclusive", "--array=1-3"))
         tasks = {f"{array}_{i}" for i in (1, 2, 3)}
+        wait_until(lambda: tasks <= {s["job_id"] for s in read_topic(kafka, "hpc.job-submissions", idle=1)}, 60,
+                   "the array's tasks announced")
+        running = subprocess.run(["squeue", "-h", "-o", "%i %t", "-j", blocker], env=slurm, capture_output=True,
+                                 text=True, timeout=60).stdout.split()
+        assert running == [blocker, "R"], "the blocker ended before the waiting tasks were announced"
         wait_until(lambda: tasks <= {c["job_id"] for c in read_topic(kafka, "hpc.job-completions", idle=1)}, 120,
                    "the array's tasks published")
         time.sleep(3)

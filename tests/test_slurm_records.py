@@ -11,7 +11,9 @@ from pipeline.schemas import validate
 from pipeline.sources import open_source
 from pipeline.sources.base import SourceError
 from pipeline.sources.slurm import (
+    SlurmJob,
     SlurmRecordError,
+    array_tasks,
     expand_hostlist,
     jobcomp_job,
     parse_duration,
@@ -166,3 +168,25 @@ def test_a_sacct_file_with_windows_line_endings_reads_like_a_unix_one(tmp_path):
     unix.write_text(HEADER + "\n" + "|".join(row().values()) + "\n")
     windows.write_bytes(unix.read_bytes().replace(b"\n", b"\r\n"))
     assert list(open_source(str(windows))) == list(open_source(str(unix)))
+
+
+def waiting(job_id: str) -> SlurmJob:
+    return SlurmJob(job_id, "c", 100.0, None, None, "PENDING", user="u", time_limit_s=600.0)
+
+
+def test_a_waiting_job_array_becomes_its_tasks_with_the_arrays_request():
+    tasks = array_tasks(waiting("30_[1-5:2,8,10-11%3]"))
+    assert [t.job_id for t in tasks] == ["30_1", "30_3", "30_5", "30_8", "30_10", "30_11"]
+    assert {(t.user, t.time_limit_s, t.submit) for t in tasks} == {("u", 600.0, 100.0)}
+
+
+def test_a_job_that_is_not_a_waiting_array_is_itself():
+    for job_id in ("30", "30_4"):
+        assert array_tasks(waiting(job_id)) == [waiting(job_id)]
+
+
+@pytest.mark.parametrize("job_id", ["30_[1-x]", "30_[]", "30_[1-200000]"])
+def test_an_array_range_that_cannot_be_read_names_the_field(job_id):
+    with pytest.raises(SlurmRecordError) as refused:
+        array_tasks(waiting(job_id))
+    assert refused.value.field == "JobID"

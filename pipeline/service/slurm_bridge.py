@@ -29,7 +29,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from pipeline.schemas import InvalidEvent, topic_for, validate
 from pipeline.service.config import KafkaSettings
 from pipeline.service.envelope import Rejected, dead_letter, json_object
-from pipeline.sources.slurm import SACCT_FORMAT, SlurmJob, SlurmRecordError, jobcomp_job, parse_sacct
+from pipeline.sources.slurm import SACCT_FORMAT, SlurmJob, SlurmRecordError, array_tasks, jobcomp_job, parse_sacct
 from pipeline.sources.timeline import Event, order_key
 
 log = logging.getLogger("perfstream.slurm")
@@ -186,11 +186,15 @@ def follow_sacct(settings: KafkaSettings, *, since: str, system: str | None = No
 
 def _announce_new(jobs: Iterable[SlurmJob], seen: OrderedDict[JobKey, None], ahead: OrderedDict[JobKey, None],
                   seen_max: int, outbox: Outbox) -> None:
-    # sacct lists the jobs in those states at any time in the window: those that ended since are the
-    # finished query's; a job array's pending row ("30_[1-4]") stands for tasks that get rows of their
-    # own ("30_1") once they start
-    new = [job for job in jobs if job.end is None and "[" not in job.job_id
-           and (job.system, job.job_id) not in ahead and (job.system, job.job_id) not in seen]
+    tasks: list[SlurmJob] = []
+    for job in jobs:
+        if job.end is not None:  # sacct lists jobs in those states at any time in the window: it ended since
+            continue
+        try:
+            tasks += array_tasks(job)  # a waiting array's tasks each get a row of their own once they start
+        except SlurmRecordError as error:
+            outbox.reject(job.job_id.encode(), "sacct", 0, 0, Rejected("schema-violation", str(error)))
+    new = [job for job in tasks if (job.system, job.job_id) not in ahead and (job.system, job.job_id) not in seen]
     for job in outbox.submissions(new):
         ahead[(job.system, job.job_id)] = None
     outbox.flush()

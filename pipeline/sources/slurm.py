@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ STATUS = {"COMPLETED": "completed", "FAILED": "failed", "OUT_OF_MEMORY": "failed
 SACCT_FORMAT = ("JobID,Cluster,User,Group,Account,Partition,QOS,JobName,Submit,Eligible,Start,End,ElapsedRaw,"
                 "TimelimitRaw,NNodes,NCPUS,ReqCPUS,NodeList,State")
 MAX_NODES = 100_000  # the event schemas' limit on a node list
+MAX_ARRAY_TASKS = 100_000  # Slurm's MaxArraySize is 1001 by default and at most 4,000,001
 
 
 class SlurmRecordError(ValueError):
@@ -160,6 +161,30 @@ def _expand_one(name: str, field_name: str) -> list[str]:
         for number in range(int(low), int(high or low) + 1):
             out += _expand_one(f"{head}{number:0{len(low)}d}{tail}", field_name)
     return out
+
+
+def array_tasks(job: SlurmJob) -> list[SlurmJob]:
+    """A job array still waiting as one record (``30_[1-7:2,9%4]``) as its tasks, each under the id
+    it will run as (``30_1``, ``30_3``, ...); any other job as itself.
+
+    >>> waiting = SlurmJob("30_[1-5:2,8%2]", "c", 0.0, None, None, "PENDING")
+    >>> [task.job_id for task in array_tasks(waiting)]
+    ['30_1', '30_3', '30_5', '30_8']
+    """
+    match = re.fullmatch(r"(\d+)_\[([^\]]*)\]", job.job_id)
+    if not match:
+        return [job]
+    base, spec = match.group(1), match.group(2).split("%")[0]  # after % : how many may run at once
+    numbers: list[int] = []
+    for part in spec.split(","):
+        task = re.fullmatch(r"(\d+)(?:-(\d+)(?::(\d+))?)?", part)
+        if not task:
+            raise SlurmRecordError("JobID", f"{part!r} in {job.job_id!r} is not an array range")
+        low = int(task.group(1))
+        numbers += range(low, int(task.group(2) or low) + 1, int(task.group(3) or 1))
+        if len(numbers) > MAX_ARRAY_TASKS:
+            raise SlurmRecordError("JobID", f"{job.job_id!r} has more than {MAX_ARRAY_TASKS} tasks")
+    return [replace(job, job_id=f"{base}_{number}") for number in numbers]
 
 
 def _count(text: Any, field_name: str) -> int | None:
