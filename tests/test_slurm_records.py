@@ -185,7 +185,7 @@ def test_a_job_that_is_not_a_waiting_array_is_itself():
         assert array_tasks(waiting(job_id)) == [waiting(job_id)]
 
 
-@pytest.mark.parametrize("job_id", ["30_[1-x]", "30_[]", "30_[1-200000]"])
+@pytest.mark.parametrize("job_id", ["30_[1-x]", "30_[]", "30_[1-5:0]", "30_[1-200000]", "30_[1-99999999999999]"])
 def test_an_array_range_that_cannot_be_read_names_the_field(job_id):
     with pytest.raises(SlurmRecordError) as refused:
         array_tasks(waiting(job_id))

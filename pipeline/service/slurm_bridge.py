@@ -191,7 +191,7 @@ def _announce_new(jobs: Iterable[SlurmJob], seen: OrderedDict[JobKey, None], ahe
         if job.end is not None:  # sacct lists jobs in those states at any time in the window: it ended since
             continue
         try:
-            tasks += array_tasks(job)  # a waiting array's tasks each get a row of their own once they start
+            tasks += array_tasks(job)  # a job array waiting as one row: its tasks
         except SlurmRecordError as error:
             outbox.reject(job.job_id.encode(), "sacct", 0, 0, Rejected("schema-violation", str(error)))
     new = [job for job in tasks if (job.system, job.job_id) not in ahead and (job.system, job.job_id) not in seen]

@@ -180,10 +180,13 @@ def array_tasks(job: SlurmJob) -> list[SlurmJob]:
         task = re.fullmatch(r"(\d+)(?:-(\d+)(?::(\d+))?)?", part)
         if not task:
             raise SlurmRecordError("JobID", f"{part!r} in {job.job_id!r} is not an array range")
-        low = int(task.group(1))
-        numbers += range(low, int(task.group(2) or low) + 1, int(task.group(3) or 1))
-        if len(numbers) > MAX_ARRAY_TASKS:
+        low, step = int(task.group(1)), int(task.group(3) or 1)
+        if step < 1:
+            raise SlurmRecordError("JobID", f"{part!r} in {job.job_id!r} has a step of 0")
+        span = range(low, int(task.group(2) or low) + 1, step)
+        if len(numbers) + len(span) > MAX_ARRAY_TASKS:  # counted before it is spelled out
             raise SlurmRecordError("JobID", f"{job.job_id!r} has more than {MAX_ARRAY_TASKS} tasks")
+        numbers += span
     return [replace(job, job_id=f"{base}_{number}") for number in numbers]
 
 
