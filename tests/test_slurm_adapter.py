@@ -158,7 +158,7 @@ def test_following_sacct_with_pending_predicts_a_job_while_it_runs(kafka, worker
     assert ", 1 of them submitted ahead of their end" in errors + out  # not the earlier tests' finished jobs
 
 
-def test_a_waiting_job_array_is_announced_task_by_task_before_its_tasks_run(kafka, workers, slurm, tmp_path):
+def test_a_waiting_job_array_is_announced_task_by_task_before_its_tasks_run(kafka, slurm, tmp_path):
     follower = follow_sacct(kafka, slurm, "--pending")
     try:
         blocker = sbatch(slurm, "sleep 20", "blocker", 1, tmp_path, (), ("--exclusive",))
