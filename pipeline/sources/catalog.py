@@ -16,7 +16,6 @@ without internet access points ``mirror`` at a local copy of the files (any HTTP
 from __future__ import annotations
 
 import hashlib
-import shutil
 import tarfile
 import urllib.error
 import urllib.request
@@ -24,6 +23,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 PWA = "https://www.cs.huji.ac.il/labs/parallel/workload"
 
@@ -118,12 +118,11 @@ def fetch(url: str, destination: Path, sha256: str | None,
         archive = destination.with_name(destination.name + ".archive.part")
         try:
             _download(url, archive, destination, progress)
-            _extract(archive, member, partial, url)
+            found = _extract(archive, member, partial, url)
         finally:
             archive.unlink(missing_ok=True)
     else:
-        _download(url, partial, destination, progress)
-    found = file_sha256(partial)
+        found = _download(url, partial, destination, progress)
     if sha256 is not None and found != sha256:
         partial.unlink()
         what = f"{url} ({member})" if member else url
@@ -132,17 +131,26 @@ def fetch(url: str, destination: Path, sha256: str | None,
     return True
 
 
-def _download(url: str, partial: Path, destination: Path, progress: Callable[[int, int | None], None] | None) -> None:
-    """Stream ``url`` into ``partial``; on failure remove it and say how to get ``destination`` otherwise."""
+def _copy(source: IO[bytes], out: IO[bytes], progress: Callable[[int, int | None], None] | None = None,
+          total: int | None = None) -> str:
+    """Copy ``source`` to ``out`` in blocks; return the SHA-256 of what was copied."""
+    digest, done = hashlib.sha256(), 0
+    while block := source.read(1 << 16):
+        out.write(block)
+        digest.update(block)
+        done += len(block)
+        if progress:
+            progress(done, total)
+    return digest.hexdigest()
+
+
+def _download(url: str, partial: Path, destination: Path, progress: Callable[[int, int | None], None] | None) -> str:
+    """Stream ``url`` into ``partial`` and return its SHA-256; on failure remove it and say how to get
+    ``destination`` otherwise."""
     try:
         with urllib.request.urlopen(url, timeout=60) as response, partial.open("wb") as out:
             length = response.headers.get("Content-Length")
-            total, done = (int(length) if length else None), 0
-            while chunk := response.read(1 << 16):
-                out.write(chunk)
-                done += len(chunk)
-                if progress:
-                    progress(done, total)
+            return _copy(response, out, progress, int(length) if length else None)
     except (urllib.error.URLError, OSError) as error:
         partial.unlink(missing_ok=True)
         reason = getattr(error, "reason", error)
@@ -150,8 +158,9 @@ def _download(url: str, partial: Path, destination: Path, progress: Callable[[in
                          f"{destination} by hand or give a --mirror") from error
 
 
-def _extract(archive: Path, member: str, out: Path, url: str) -> None:
-    """Copy the file ``member`` of the tar ``archive`` (downloaded from ``url``) to ``out``.
+def _extract(archive: Path, member: str, out: Path, url: str) -> str:
+    """Copy the file ``member`` of the tar ``archive`` (downloaded from ``url``) to ``out``; return its
+    SHA-256.
 
     Only that member's bytes are read (``extractfile``): nothing else of the archive is written,
     whatever paths or links it holds.
@@ -162,7 +171,7 @@ def _extract(archive: Path, member: str, out: Path, url: str) -> None:
             if source is None:
                 raise KeyError(f"{member} is not a regular file")
             with source, out.open("wb") as sink:
-                shutil.copyfileobj(source, sink, 1 << 20)
+                return _copy(source, sink)
     except (tarfile.TarError, KeyError, EOFError, OSError, zlib.error) as error:
         out.unlink(missing_ok=True)
         absent = isinstance(error, KeyError)
