@@ -71,13 +71,9 @@ class Outbox:
             if completion is None:
                 self.tally.skipped += 1
                 continue
-            try:
-                validate(submission)
-                validate(completion)
-            except InvalidEvent as error:
-                self.reject(orjson.dumps(completion), "slurm", 0, 0, Rejected.from_invalid(error))
+            if not self._valid(submission, completion):
                 continue
-            ahead = (job.system, job.job_id) in submitted
+            ahead = job.key in submitted
             events += [completion] if ahead else [submission, completion]
             self.tally.jobs += 1
             self.tally.ahead += ahead
@@ -85,18 +81,26 @@ class Outbox:
 
     def submissions(self, jobs: Iterable[SlurmJob]) -> list[SlurmJob]:
         """Publish the submissions of jobs not finished yet; return the jobs whose submission went out."""
-        events, sent = [], []
+        events: list[Event] = []
+        sent: list[SlurmJob] = []
         for job in jobs:
             submission, _ = job.events()
-            try:
-                validate(submission)
-            except InvalidEvent as error:
-                self.reject(orjson.dumps(submission), "slurm", 0, 0, Rejected.from_invalid(error))
-                continue
-            events.append(submission)
-            sent.append(job)
+            if self._valid(submission):
+                events.append(submission)
+                sent.append(job)
         self._send(events)
         return sent
+
+    def _valid(self, *events: Event) -> bool:
+        """Whether our schemas accept every one of a job's events; if not, the last (the fullest) is
+        dead-lettered with the reason."""
+        try:
+            for event in events:
+                validate(event)
+        except InvalidEvent as error:
+            self.reject(orjson.dumps(events[-1]), "slurm", 0, 0, Rejected.from_invalid(error))
+            return False
+        return True
 
     def _send(self, events: list[Event]) -> None:
         for event in sorted(events, key=order_key):
@@ -157,7 +161,7 @@ def follow_sacct(settings: KafkaSettings, *, since: str, system: str | None = No
     """
     if pending and completion:
         raise ValueError("--pending needs the accounting database: the job-completion log lists finished jobs only")
-    tally, seen, ahead = Tally(), OrderedDict[JobKey, None](), OrderedDict[JobKey, None]()
+    tally, published = Tally(), Published(seen_max)
     outbox = Outbox(settings, tally)
     try:
         while True:
@@ -165,14 +169,14 @@ def follow_sacct(settings: KafkaSettings, *, since: str, system: str | None = No
             try:
                 if pending:  # before the finished jobs: one that ends in between is then announced first
                     unfinished = run_sacct(sacct_command(since, states=UNFINISHED))
-                    _announce_new(sacct_jobs(unfinished, system, outbox), seen, ahead, seen_max, outbox)
+                    published.announce(sacct_jobs(unfinished, system, outbox), outbox)
                 lines = run_sacct(sacct_command(since, completion=completion))
             except OSError as error:
                 if every_s is None:
                     raise
                 log.warning("%s; asking again in %.0f s", error, every_s)
             else:
-                _publish_new(sacct_jobs(lines, system, outbox), seen, ahead, seen_max, outbox)
+                published.publish(sacct_jobs(lines, system, outbox), outbox)
                 # the next window overlaps this one by minutes: records written late are not missed,
                 # and jobs seen already are not published again
                 since = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(asked_at - OVERLAP_S))
@@ -184,37 +188,43 @@ def follow_sacct(settings: KafkaSettings, *, since: str, system: str | None = No
         outbox.close()
 
 
-def _announce_new(jobs: Iterable[SlurmJob], seen: OrderedDict[JobKey, None], ahead: OrderedDict[JobKey, None],
-                  seen_max: int, outbox: Outbox) -> None:
-    tasks: list[SlurmJob] = []
-    for job in jobs:
-        if job.end is not None:  # sacct lists jobs in those states at any time in the window: it ended since
-            continue
-        try:
-            tasks += array_tasks(job)  # a job array waiting as one row: its tasks
-        except SlurmRecordError as error:
-            outbox.reject(job.job_id.encode(), "sacct", 0, 0, Rejected("schema-violation", str(error)))
-    new = [job for job in tasks if (job.system, job.job_id) not in ahead and (job.system, job.job_id) not in seen]
-    for job in outbox.submissions(new):
-        ahead[(job.system, job.job_id)] = None
-    outbox.flush()
-    _bound(ahead, seen_max)
+class Published:
+    """Which jobs a following bridge has published: finished ones, and unfinished ones whose
+    submission went out ahead of their end; each kept to the most recent ``most``."""
 
+    def __init__(self, most: int):
+        self.most = most
+        self.finished: OrderedDict[JobKey, None] = OrderedDict()
+        self.ahead: OrderedDict[JobKey, None] = OrderedDict()
 
-def _publish_new(jobs: Iterable[SlurmJob], seen: OrderedDict[JobKey, None], ahead: OrderedDict[JobKey, None],
-                 seen_max: int, outbox: Outbox) -> None:
-    new = [job for job in jobs if (job.system, job.job_id) not in seen]
-    outbox.jobs(new, ahead)
-    outbox.flush()
-    for job in new:
-        seen[(job.system, job.job_id)] = None
-        ahead.pop((job.system, job.job_id), None)
-    _bound(seen, seen_max)
+    def announce(self, jobs: Iterable[SlurmJob], outbox: Outbox) -> None:
+        """Publish the submissions of unfinished jobs not published yet."""
+        tasks: list[SlurmJob] = []
+        for job in jobs:
+            if job.end is not None:  # sacct lists jobs in those states at any time in the window: it ended since
+                continue
+            try:
+                tasks += array_tasks(job)  # a job array waiting as one row: its tasks
+            except SlurmRecordError as error:
+                outbox.reject(job.job_id.encode(), "sacct", 0, 0, Rejected("schema-violation", str(error)))
+        new = [job for job in tasks if job.key not in self.ahead and job.key not in self.finished]
+        self._add(self.ahead, outbox.submissions(new))
+        outbox.flush()
 
+    def publish(self, jobs: Iterable[SlurmJob], outbox: Outbox) -> None:
+        """Publish the finished jobs not published yet (only the completion of one announced ahead)."""
+        new = [job for job in jobs if job.key not in self.finished]
+        outbox.jobs(new, self.ahead)
+        outbox.flush()
+        self._add(self.finished, new)
+        for job in new:
+            self.ahead.pop(job.key, None)
 
-def _bound(jobs: OrderedDict[JobKey, None], most: int) -> None:
-    while len(jobs) > most:
-        jobs.popitem(last=False)
+    def _add(self, table: OrderedDict[JobKey, None], jobs: Iterable[SlurmJob]) -> None:
+        for job in jobs:
+            table[job.key] = None
+        while len(table) > self.most:
+            table.popitem(last=False)
 
 
 def bridge_jobcomp(settings: KafkaSettings, topic: str, *, group: str = "perfstream-slurm-jobcomp",

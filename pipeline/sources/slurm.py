@@ -71,6 +71,11 @@ class SlurmJob:
     features: dict[str, str] = field(default_factory=dict)
 
     @property
+    def key(self) -> tuple[str, str]:
+        """The job's identity across records: its system and id."""
+        return self.system, self.job_id
+
+    @property
     def runtime_s(self) -> float:
         return self.end - self.start if self.start is not None and self.end is not None else 0.0
 
