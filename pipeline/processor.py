@@ -37,7 +37,7 @@ Record = dict[str, Any]
 # of its latest, and History keeps when runs go stale; 12: consensus's settling keeps the component
 # it covers; 13: History pickles its tables flat).
 STATE_FORMAT = 13
-RECENT_COMPLETIONS = 10_000  # per system: enough to outlast any reordering between the input topics
+RECENT_COMPLETIONS = 10_000  # per system: enough to outlast any reordering, and a producer resending a batch
 
 
 class _Done(NamedTuple):
