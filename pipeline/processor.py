@@ -186,6 +186,9 @@ class Processor:
                                    "job_id", "duplicate-submission")
             raise InvalidEvent("the job already completed: predicting it now would use its own outcome",
                                "job_id", "late-submission")  # a live stream's race
+        if self.submitted(event["system"], event["job_id"]):  # the first prediction is what was served and is scored
+            raise InvalidEvent("the job was predicted already and has not completed: its producer sent it again",
+                               "job_id", "duplicate-submission")
         job = Job.from_event(event, state.health.snapshot())
         records = []
         for target, ts in state.targets.items():

@@ -59,15 +59,6 @@ def test_a_completion_without_its_submission_is_predicted_before_it_is_learned()
     assert record["predicted"] == 600  # the request: nothing learned yet
 
 
-def test_a_job_submitted_again_before_it_ends_is_scored_once_with_its_latest_prediction():
-    processor = Processor("last2")
-    processor.handle(SUBMISSION)
-    processor.handle(COMPLETION | {"job_id": "0", "end_time": 1050.0})  # the user's last runtime is now 60 s
-    (again,) = processor.handle(SUBMISSION)  # a bridge restarted while the job ran publishes it again
-    records = processor.handle(COMPLETION)
-    assert again["predicted"] == 60 and [r["predicted"] for r in records] == [60]
-
-
 def refusal(processor: Processor, event: dict) -> str:
     """The category with which ``processor`` refuses ``event``."""
     with pytest.raises(InvalidEvent) as refused:
@@ -95,6 +86,15 @@ def test_a_submission_sent_again_after_its_job_completed_is_a_duplicate_not_a_la
     processor.handle(SUBMISSION)
     processor.handle(COMPLETION)
     assert refusal(processor, SUBMISSION) == "duplicate-submission"
+
+
+def test_a_submission_sent_again_before_its_job_ends_is_a_duplicate_and_the_first_prediction_is_scored():
+    processor = Processor("last2")
+    (first,) = processor.handle(SUBMISSION)
+    processor.handle(COMPLETION | {"job_id": "0", "end_time": 1050.0})  # the user's last runtime is now 60 s
+    assert refusal(processor, SUBMISSION) == "duplicate-submission"  # a bridge restarted while the job ran
+    records = processor.handle(COMPLETION)
+    assert [r["predicted"] for r in records] == [first["predicted"]] != [60]
 
 
 def test_another_run_of_a_requeued_job_is_learned():
