@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
-from kafka_support import PERFSTREAM, REPO, cli_arguments, cli_env, free_port, read_topic
+from kafka_support import PERFSTREAM, REPO, cli_arguments, cli_env, free_port, fresh_settings, read_topic
 from service_workloads import wait_until
 
 SYSTEM = "perfstream-ci"  # the ClusterName of deploy/local/slurm.sh
@@ -111,15 +111,54 @@ def test_sbatch_jobs_flow_through_sacct_into_kafka_and_come_back_as_predictions(
 
 def test_the_job_completion_log_gives_the_jobs_the_database_gives(kafka, slurm, tmp_path):
     ran, _ = run_jobs(slurm, tmp_path, 6)
+    elsewhere = fresh_settings(kafka.bootstrap)  # topics of its own: the second run would find the jobs published
     from_database = slurm_command(kafka, slurm, "sacct", "--since", "now-1hours")
-    from_log = slurm_command(kafka, slurm, "sacct", "--completion", "--system", SYSTEM, "--since", "now-1hours")
+    from_log = slurm_command(elsewhere, slurm, "sacct", "--completion", "--system", SYSTEM, "--since", "now-1hours")
     assert from_database.returncode == 0 and from_log.returncode == 0, from_database.stderr + from_log.stderr
-    completions = read_topic(kafka, "hpc.job-completions")
-    by_job: dict[str, list[tuple]] = {}
-    for c in completions:
-        by_job.setdefault(c["job_id"], []).append((c["time"], c["start_time"], c["end_time"], c["user"]))
+
+    def completions(settings) -> dict[str, tuple]:
+        return {c["job_id"]: (c["time"], c["start_time"], c["end_time"], c["user"])
+                for c in read_topic(settings, "hpc.job-completions")}
+
+    database, log = completions(kafka), completions(elsewhere)
     for job in ran:  # the log's sacct prints the start under Submit: the adapter still finds the submit time
-        assert len(by_job[job]) == 2 and by_job[job][0] == by_job[job][1], by_job[job]
+        assert database[job] == log[job]
+
+
+def test_sacct_run_again_over_the_same_window_publishes_only_jobs_not_published_yet(kafka, slurm, tmp_path):
+    run_jobs(slurm, tmp_path, 3)
+    first = slurm_command(kafka, slurm, "sacct", "--since", "now-1hours")
+    ran, failed = run_jobs(slurm, tmp_path, 2)
+    again = slurm_command(kafka, slurm, "sacct", "--since", "now-1hours")
+    assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr
+    ids = [s["job_id"] for s in read_topic(kafka, "hpc.job-submissions")]
+    assert len(ids) == len(set(ids)) and set(ran) <= set(ids)
+    new = len(ran) + (elapsed_s(slurm, failed) > 0)  # a job that ran 0 s is not published
+    assert f"slurm sacct: {new} jobs published," in again.stdout, again.stdout
+
+
+def test_a_restarted_pending_bridge_publishes_nothing_its_predecessor_did(kafka, slurm, tmp_path):
+    first = follow_sacct(kafka, slurm, "--pending")
+    try:
+        job = sbatch(slurm, "sleep 20", "long-app", 1, tmp_path, ())
+        wait_until(lambda: job in {s["job_id"] for s in read_topic(kafka, "hpc.job-submissions", idle=1)}, 60,
+                   "the waiting job announced")
+    finally:
+        first.terminate()
+        first.wait(30)
+    second = follow_sacct(kafka, slurm, "--pending")
+    try:
+        wait_until(lambda: job in {c["job_id"] for c in read_topic(kafka, "hpc.job-completions", idle=1)}, 120,
+                   "the job's completion published by the second bridge")
+        time.sleep(3)
+    finally:
+        second.terminate()
+        out, errors = second.communicate(timeout=30)
+    submitted = [s["job_id"] for s in read_topic(kafka, "hpc.job-submissions")]
+    completed = [c["job_id"] for c in read_topic(kafka, "hpc.job-completions")]
+    assert submitted.count(job) == 1 and len(submitted) == len(set(submitted))
+    assert completed.count(job) == 1 and len(completed) == len(set(completed))
+    assert ", 1 of them submitted ahead of their end" in errors + out, errors + out
 
 
 def test_following_sacct_publishes_new_jobs_once(kafka, workers, slurm, tmp_path):

@@ -9,7 +9,8 @@ committed only after what they produced is on the broker (at least once).
 Both describe finished jobs, so a job's prediction comes after it ran. Following sacct with
 ``pending`` also asks each round for the jobs not finished yet and publishes each one's submission
 as soon as it is listed: its prediction is then made while it waits or runs, and its completion
-follows alone when it ends.
+follows alone when it ends. A sacct bridge reads back on start which of the jobs it is about to
+publish are on the input topics already (a bridge before it published them), and publishes the rest.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from pipeline.schemas import InvalidEvent, topic_for, validate
 from pipeline.service.config import KafkaSettings
@@ -152,9 +153,11 @@ def follow_sacct(settings: KafkaSettings, *, since: str, system: str | None = No
 
     With ``pending``, each round first publishes the submissions of jobs not finished yet (from the
     accounting database: the job-completion log knows finished jobs only); a job whose submission
-    went out ahead gets its completion alone when it ends. The bridge remembers which in memory: a
-    restarted one publishes the submissions of jobs still waiting or running again (the worker
-    predicts them again; its latest prediction of a job is the one scored).
+    went out ahead gets its completion alone when it ends.
+
+    Before its first round's jobs go out, the bridge reads back which of them are on the input topics
+    (:func:`on_topics`): a bridge restarted, or run again over the same window, publishes only what
+    its predecessor did not. After that it remembers what it published in memory.
 
     Yields the running tally after each round. When following, a failing sacct (slurmdbd restarting,
     say) is logged and asked again next round with the same window, so no job is missed.
@@ -163,20 +166,26 @@ def follow_sacct(settings: KafkaSettings, *, since: str, system: str | None = No
         raise ValueError("--pending needs the accounting database: the job-completion log lists finished jobs only")
     tally, published = Tally(), Published(seen_max)
     outbox = Outbox(settings, tally)
+    recalled = False
     try:
         while True:
             asked_at = time.time()
             try:
-                if pending:  # before the finished jobs: one that ends in between is then announced first
-                    unfinished = run_sacct(sacct_command(since, states=UNFINISHED))
-                    published.announce(sacct_jobs(unfinished, system, outbox), outbox)
+                # the unfinished first: a job that ends in between is then announced, then completed
+                unfinished = run_sacct(sacct_command(since, states=UNFINISHED)) if pending else []
                 lines = run_sacct(sacct_command(since, completion=completion))
             except OSError as error:
                 if every_s is None:
                     raise
                 log.warning("%s; asking again in %.0f s", error, every_s)
             else:
-                published.publish(sacct_jobs(lines, system, outbox), outbox)
+                waiting = waiting_tasks(sacct_jobs(unfinished, system, outbox), outbox)
+                finished = list(sacct_jobs(lines, system, outbox))
+                if not recalled:  # a bridge restarted: what its predecessor published goes out no more
+                    published.recall(on_topics(settings, waiting + finished))
+                    recalled = True
+                published.announce(waiting, outbox)
+                published.publish(finished, outbox)
                 # the next window overlaps this one by minutes: records written late are not missed,
                 # and jobs seen already are not published again
                 since = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(asked_at - OVERLAP_S))
@@ -188,6 +197,75 @@ def follow_sacct(settings: KafkaSettings, *, since: str, system: str | None = No
         outbox.close()
 
 
+def waiting_tasks(jobs: Iterable[SlurmJob], outbox: Outbox) -> list[SlurmJob]:
+    """The jobs of sacct's unfinished rows that have not ended, a waiting job array as its tasks."""
+    tasks: list[SlurmJob] = []
+    for job in jobs:
+        if job.end is not None:  # sacct lists jobs in those states at any time in the window: it ended since
+            continue
+        try:
+            tasks += array_tasks(job)
+        except SlurmRecordError as error:
+            outbox.reject(job.job_id.encode(), "sacct", 0, 0, Rejected("schema-violation", str(error)))
+    return tasks
+
+
+def on_topics(settings: KafkaSettings, jobs: list[SlurmJob], timeout_s: float = 300.0
+              ) -> tuple[set[JobKey], set[JobKey]]:
+    """Which of ``jobs`` have a submission, and which a completion, on the input topics.
+
+    Reads the records written since the earliest of the jobs' submit times (less ``OVERLAP_S``, for
+    clocks that disagree), up to the topics' ends as they are when it starts.
+    """
+    wanted = {job.key for job in jobs}
+    topics = [settings.topic(topic_for(f"{kind}/1", "in")) for kind in ("job-submission", "job-completion")]
+    found: dict[str, set[JobKey]] = {topic: set() for topic in topics}
+    if wanted:
+        since_ms = int((min(job.submit for job in jobs) - OVERLAP_S) * 1000)
+        for message in _records_since(settings, topics, since_ms, timeout_s):
+            if (key := _job_key(message.value)) in wanted:
+                found[message.topic].add(key)
+        log.info("read back the input topics: %d of %d jobs submitted, %d completed already",
+                 len(found[topics[0]]), len(wanted), len(found[topics[1]]))
+    return found[topics[0]], found[topics[1]]
+
+
+def _records_since(settings: KafkaSettings, topics: list[str], since_ms: int, timeout_s: float) -> Iterator[Any]:
+    """The records of ``topics`` written since ``since_ms``, up to the ends the topics have now;
+    OSError after ``timeout_s``."""
+    consumer = KafkaConsumer(**settings.kafka_python(), group_id=None, enable_auto_commit=False,
+                             client_id="perfstream-slurm-recall")
+    try:
+        partitions = [TopicPartition(topic, p) for topic in topics for p in consumer.partitions_for_topic(topic)]
+        consumer.assign(partitions)
+        starts = consumer.offsets_for_times({tp: since_ms for tp in partitions})
+        ends = consumer.end_offsets(partitions)
+        left = {tp for tp in partitions if starts[tp] is not None and starts[tp].offset < ends[tp]}
+        consumer.pause(*(set(partitions) - left))
+        for tp in left:
+            consumer.seek(tp, starts[tp].offset)
+        deadline = time.monotonic() + timeout_s
+        while left:
+            if time.monotonic() > deadline:
+                raise OSError(f"reading back {', '.join(topics)} took over {timeout_s:.0f} s")
+            for tp, messages in consumer.poll(timeout_ms=500).items():
+                yield from (message for message in messages if message.offset < ends[tp])
+                if consumer.position(tp) >= ends[tp]:
+                    consumer.pause(tp)
+                    left.discard(tp)
+    finally:
+        consumer.close()
+
+
+def _job_key(raw: bytes | None) -> JobKey | None:
+    try:
+        event = json_object(raw)
+    except Rejected:  # not ours to judge: the worker dead-letters it
+        return None
+    system, job_id = event.get("system"), event.get("job_id")
+    return (system, job_id) if isinstance(system, str) and isinstance(job_id, str) else None
+
+
 class Published:
     """Which jobs a following bridge has published: finished ones, and unfinished ones whose
     submission went out ahead of their end; each kept to the most recent ``most``."""
@@ -197,18 +275,17 @@ class Published:
         self.finished: OrderedDict[JobKey, None] = OrderedDict()
         self.ahead: OrderedDict[JobKey, None] = OrderedDict()
 
+    def recall(self, earlier: tuple[set[JobKey], set[JobKey]]) -> None:
+        """Take over what an earlier bridge published: the jobs whose submission and whose completion
+        are on the topics (see :func:`on_topics`)."""
+        submitted, completed = earlier
+        self._add(self.finished, completed)
+        self._add(self.ahead, submitted - completed)
+
     def announce(self, jobs: Iterable[SlurmJob], outbox: Outbox) -> None:
-        """Publish the submissions of unfinished jobs not published yet."""
-        tasks: list[SlurmJob] = []
-        for job in jobs:
-            if job.end is not None:  # sacct lists jobs in those states at any time in the window: it ended since
-                continue
-            try:
-                tasks += array_tasks(job)  # a job array waiting as one row: its tasks
-            except SlurmRecordError as error:
-                outbox.reject(job.job_id.encode(), "sacct", 0, 0, Rejected("schema-violation", str(error)))
-        new = [job for job in tasks if job.key not in self.ahead and job.key not in self.finished]
-        self._add(self.ahead, outbox.submissions(new))
+        """Publish the submissions of unfinished jobs (see :func:`waiting_tasks`) not published yet."""
+        new = [job for job in jobs if job.key not in self.ahead and job.key not in self.finished]
+        self._add(self.ahead, (job.key for job in outbox.submissions(new)))
         outbox.flush()
 
     def publish(self, jobs: Iterable[SlurmJob], outbox: Outbox) -> None:
@@ -216,13 +293,13 @@ class Published:
         new = [job for job in jobs if job.key not in self.finished]
         outbox.jobs(new, self.ahead)
         outbox.flush()
-        self._add(self.finished, new)
+        self._add(self.finished, (job.key for job in new))
         for job in new:
             self.ahead.pop(job.key, None)
 
-    def _add(self, table: OrderedDict[JobKey, None], jobs: Iterable[SlurmJob]) -> None:
-        for job in jobs:
-            table[job.key] = None
+    def _add(self, table: OrderedDict[JobKey, None], keys: Iterable[JobKey]) -> None:
+        for key in keys:
+            table[key] = None
         while len(table) > self.most:
             table.popitem(last=False)
 
