@@ -17,6 +17,7 @@ from pipeline.sources.slurm import (
     expand_hostlist,
     jobcomp_job,
     parse_duration,
+    parse_sacct,
     parse_time,
     sacct_job,
 )
@@ -190,3 +191,15 @@ def test_an_array_range_that_cannot_be_read_names_the_field(job_id):
     with pytest.raises(SlurmRecordError) as refused:
         array_tasks(waiting(job_id))
     assert refused.value.field == "JobID"
+
+
+def test_each_component_of_a_heterogeneous_job_is_a_job_of_its_own():
+    # sacct 22.05's rows of a waiting job submitted with "#SBATCH hetjob" between two components
+    lines = [HEADER, *(f"34+{i}|perfstream-ci|root|root|root|debug|normal|het-{name}|1796083634|1796083634|Unknown|"
+                       f"Unknown|0|{i + 1}|1|1|1|None assigned|PENDING" for i, name in enumerate("ab"))]
+    jobs = [job for _, _, job in parse_sacct(enumerate(lines, start=1))]
+    assert [(job.job_id, job.name, job.time_limit_s) for job in jobs] == [("34+0", "het-a", 60.0),
+                                                                          ("34+1", "het-b", 120.0)]
+    assert all(array_tasks(job) == [job] for job in jobs)
+    for job in jobs:
+        validate(job.events()[0])
