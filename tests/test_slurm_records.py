@@ -194,7 +194,8 @@ def test_an_array_range_that_cannot_be_read_names_the_field(job_id):
 
 
 def test_each_component_of_a_heterogeneous_job_is_a_job_of_its_own():
-    # sacct 22.05's rows of a waiting job submitted with "#SBATCH hetjob" between two components
+    # the rows sacct 22.05 wrote for a waiting job with "#SBATCH hetjob" between two components, the
+    # second one's time limit raised from 1 to 2 minutes to tell them apart
     lines = [HEADER, *(f"34+{i}|perfstream-ci|root|root|root|debug|normal|het-{name}|1796083634|1796083634|Unknown|"
                        f"Unknown|0|{i + 1}|1|1|1|None assigned|PENDING" for i, name in enumerate("ab"))]
     jobs = [job for _, _, job in parse_sacct(enumerate(lines, start=1))]
