@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -23,21 +25,29 @@ from kafka.admin import NewTopic
 from kafka_support import PERFSTREAM, REPO, cli_arguments, cli_env, free_port, fresh_settings, read_topic
 from service_workloads import wait_until
 
+from pipeline.service.slurm_bridge import sacct_command
+
 SYSTEM = "perfstream-ci"  # the ClusterName of deploy/local/slurm.sh
 SLURM_SH = REPO / "deploy" / "local" / "slurm.sh"
 SLURM_KAFKA_SH = REPO / "deploy" / "local" / "slurm-kafka.sh"
 
 
 @pytest.fixture(scope="module")
-def slurm(tmp_path_factory):
-    """A running one-node Slurm of this module's own; yields the environment its clients need."""
-    env = {**os.environ, "PERFSTREAM_SLURM_HOME": str(tmp_path_factory.mktemp("slurm")),
-           "PERFSTREAM_SLURM_PORT": str(free_port(span=4))}
+def slurm():
+    """A running one-node Slurm of this module's own; yields the environment its clients need.
+
+    Its home is readable by every user (pytest's temporary folders are not), as a site's slurm.conf
+    and munge socket are: one test runs sacct as an unprivileged user.
+    """
+    home = Path(tempfile.mkdtemp(prefix="perfstream-slurm-"))
+    home.chmod(0o755)
+    env = {**os.environ, "PERFSTREAM_SLURM_HOME": str(home), "PERFSTREAM_SLURM_PORT": str(free_port(span=4))}
     started = subprocess.run(["bash", str(SLURM_SH), "start"], env=env, capture_output=True, text=True, timeout=120)
     assert started.returncode == 0, started.stdout + started.stderr
-    env["SLURM_CONF"] = f"{env['PERFSTREAM_SLURM_HOME']}/slurm.conf"
+    env["SLURM_CONF"] = f"{home}/slurm.conf"
     yield env
     subprocess.run(["bash", str(SLURM_SH), "stop"], env=env, capture_output=True, timeout=120)
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def sbatch(env: dict, script: str, name: str, minutes: int, tmp_path, client: tuple[str, ...],
@@ -217,6 +227,15 @@ def test_a_waiting_job_array_is_announced_task_by_task_before_its_tasks_run(kafk
     submitted = [s["job_id"] for s in read_topic(kafka, "hpc.job-submissions")]
     assert sorted(j for j in submitted if j.startswith(f"{array}_")) == sorted(tasks)  # no "N_[1-3]" row
     assert submitted.count(blocker) == 1
+
+
+def test_the_bridges_sacct_lists_every_users_jobs_when_a_service_account_runs_it(slurm, tmp_path):
+    ran, _ = run_jobs(slurm, tmp_path, 2)  # submitted by root
+    as_nobody = subprocess.run(["runuser", "-u", "nobody", "--", *sacct_command("now-1hours")],
+                               env={**slurm, "SLURM_TIME_FORMAT": "%s"}, capture_output=True, text=True, timeout=60)
+    assert as_nobody.returncode == 0, as_nobody.stderr
+    listed = {line.split("|")[0] for line in as_nobody.stdout.splitlines()[1:]}
+    assert set(ran) <= listed
 
 
 def test_pending_jobs_cannot_come_from_the_job_completion_log(kafka, slurm):

@@ -24,7 +24,7 @@ db_socket="$home/mysql.sock"
 
 configure() {
   mkdir -p "$home"/{munge,state,spool,log,mysql}
-  chmod 700 "$home/munge"
+  chmod 711 "$home/munge"  # every user may reach the socket (a bridge run by a service account), root alone the key
   [[ -s "$home/munge/munge.key" ]] || mungekey --create --keyfile="$home/munge/munge.key"
   chmod 600 "$home/munge/munge.key"
   local cpus memory

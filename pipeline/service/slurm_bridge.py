@@ -121,8 +121,9 @@ class Outbox:
 
 
 def sacct_command(since: str, until: str = "now", completion: bool = False, states: str = FINISHED) -> list[str]:
-    """The sacct invocation: allocations in ``states`` during the window, the columns perfstream reads."""
-    command = ["sacct", "--parsable2", "--allocations", f"--format={SACCT_FORMAT}", f"--starttime={since}",
+    """The sacct invocation: every user's allocations in ``states`` during the window, the columns
+    perfstream reads (for any user but root, sacct lists the user's own jobs unless asked for all)."""
+    command = ["sacct", "--parsable2", "--allocations", "--allusers", f"--format={SACCT_FORMAT}", f"--starttime={since}",
                f"--endtime={until}", f"--state={states}"]
     if completion:  # no slurmdbd: read the jobcomp/filetxt log instead of the accounting database
         command.insert(1, "--completion")
