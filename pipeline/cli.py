@@ -158,6 +158,10 @@ def _kafka_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser
     jobcomp.add_argument("--idle-timeout", type=float, help="stop after this many seconds without a record")
     for feed in (sacct, jobcomp):
         feed.add_argument("--system", help="the system's name (default: the record's cluster)")
+        feed.add_argument("--metrics-port", type=int, default=env("SLURM_METRICS_PORT"),
+                          help="serve Prometheus series on this port (PERFSTREAM_SLURM_METRICS_PORT; default: none)")
+        feed.add_argument("--metrics-address", default=env("METRICS_ADDRESS", "0.0.0.0"),
+                          help="bind address (PERFSTREAM_METRICS_ADDRESS, default 0.0.0.0)")
         add_kafka_arguments(feed)
 
     tail = commands.add_parser("tail", help="print a topic's records as they arrive")
@@ -386,20 +390,23 @@ def _publish(args: argparse.Namespace) -> None:
 
 
 def _slurm(args: argparse.Namespace) -> None:
+    from pipeline.service import slurm_metrics
     from pipeline.service.config import KafkaSettings
-    from pipeline.service.slurm_bridge import bridge_jobcomp, follow_sacct
+    from pipeline.service.slurm_bridge import Tally, bridge_jobcomp, follow_sacct
 
-    settings = KafkaSettings.from_args(args)
+    settings, tally = KafkaSettings.from_args(args), Tally()
+    if args.metrics_port is not None:
+        slurm_metrics.serve(args.feed, tally, args.metrics_port, args.metrics_address)
     if args.feed == "sacct":
         rounds = follow_sacct(settings, since=args.since, system=args.system, completion=args.completion,
-                              every_s=args.follow, pending=args.pending)
+                              every_s=args.follow, pending=args.pending, tally=tally)
     else:
         rounds = bridge_jobcomp(settings, args.from_topic, group=args.group, system=args.system,
-                                idle_timeout_s=args.idle_timeout)
-    tally = None
-    for tally in rounds:
-        print(f"slurm {args.feed}: {tally}", file=sys.stderr, flush=True)
-    print(f"slurm {args.feed}: {tally or 'no records'}")
+                                idle_timeout_s=args.idle_timeout, tally=tally)
+    last = None
+    for last in rounds:
+        print(f"slurm {args.feed}: {last}", file=sys.stderr, flush=True)
+    print(f"slurm {args.feed}: {last or 'no records'}")
 
 
 def _tail(args: argparse.Namespace) -> None:

@@ -114,6 +114,16 @@ def fresh_settings(bootstrap: str, **overrides: Any) -> KafkaSettings:
     return settings
 
 
+def samples(exposition: str) -> dict[str, float]:
+    """A Prometheus endpoint's text as {'name{labels}': value}."""
+    values = {}
+    for line in exposition.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    return values
+
+
 def cli_arguments(settings: KafkaSettings) -> list[str]:
     args = ["--bootstrap", settings.bootstrap, "--topic-prefix", settings.topic_prefix,
             "--security-protocol", settings.security_protocol]
@@ -169,13 +179,7 @@ class WorkerProcess:
 
     def metrics(self) -> dict[str, float]:
         """The endpoint's samples as {'name{labels}': value}; empty while the endpoint is not up yet."""
-        text = self.exposition()
-        samples = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                name, _, value = line.rpartition(" ")
-                samples[name] = float(value)
-        return samples
+        return samples(self.exposition())
 
     def total(self, prefix: str) -> float:
         """Sum of the samples whose name and labels start with ``prefix``."""

@@ -22,6 +22,8 @@ import yaml
 from deploy_support import DEPLOY
 
 from pipeline.service.metrics import WorkerMetrics
+from pipeline.service.slurm_bridge import Tally
+from pipeline.service.slurm_metrics import TallyCollector
 
 PROMETHEUS_DIR = DEPLOY / "prometheus"
 RULES = PROMETHEUS_DIR / "rules.yml"
@@ -42,9 +44,10 @@ def rules() -> list[dict[str, Any]]:
 
 
 def exported_series() -> set[str]:
-    """Every series name a worker can expose, from its registry, plus Prometheus's own ``up``."""
+    """Every series name a worker or a Slurm bridge can expose, from their collectors, plus Prometheus's
+    own ``up``."""
     suffixes = {"counter": ("_total",), "gauge": ("",), "histogram": ("_bucket", "_sum", "_count")}
-    families = WorkerMetrics().registry.collect()
+    families = [*WorkerMetrics().registry.collect(), *TallyCollector("sacct", Tally()).collect()]
     return {f.name + s for f in families for s in suffixes[f.type]} | {"up"}
 
 

@@ -55,14 +55,14 @@ def test_the_alerts_the_issue_asks_for_exist():
         assert any(wanted in alert for alert in alerts), wanted
 
 
-def test_rules_name_only_series_the_worker_exports():
+def test_rules_name_only_series_a_worker_or_a_slurm_bridge_exports():
     known = exported_series() | recorded_series()
     for rule in rules():
         unknown = series_in(rule["expr"]) - known
         assert not unknown, f"{rule.get('alert') or rule.get('record')}: {sorted(unknown)}"
 
 
-def test_every_dashboard_query_names_series_the_worker_exports():
+def test_every_dashboard_query_names_series_a_worker_or_a_slurm_bridge_exports():
     known = exported_series() | recorded_series()
     for expr in dashboard_queries():
         assert series_in(expr), f"names no series: {expr}"

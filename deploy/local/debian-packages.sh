@@ -5,6 +5,7 @@
 #                     whose jobs feed `perfstream slurm`
 #   mmdebstrap        builds the Debian 13 root in which deploy/local/slurm-kafka.sh runs Slurm 24.11 with
 #                     its jobcomp/kafka plugin
+#   systemd           systemd-analyze verifies and rates deploy/systemd's unit
 set -euo pipefail
 
 missing=()
@@ -15,6 +16,7 @@ command -v slurmdbd >/dev/null || missing+=(slurmdbd)
 command -v munged >/dev/null && command -v mungekey >/dev/null || missing+=(munge)
 command -v mariadbd >/dev/null || missing+=(mariadb-server)
 command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
+command -v systemd-analyze >/dev/null || missing+=(systemd)
 
 if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive

@@ -43,12 +43,16 @@ JobKey = tuple[str, str]  # (system, job id)
 
 @dataclass
 class Tally:
-    """What a bridge did: jobs published, records skipped (job steps, never ran), records dead-lettered."""
+    """What a bridge did: jobs published, records skipped (job steps, never ran), records dead-lettered;
+    and whether it is still at work (its Prometheus series are read from here)."""
 
     jobs: int = 0
     skipped: int = 0
     dead: Counter[str] = field(default_factory=Counter)
-    ahead: int = 0  # submissions published before their job ended (following sacct with pending)
+    ahead: int = 0  # jobs published whose submission had gone out before they ended
+    announced: int = 0  # submissions published before their job ended (following sacct with pending)
+    failures: int = 0  # rounds in which sacct failed
+    last_round: float = 0.0  # when sacct last answered, or the plugin's topic was last polled (epoch s)
 
     def __str__(self) -> str:
         dead = ", ".join(f"{n} {c}" for c, n in sorted(self.dead.items())) or "none"
@@ -90,6 +94,7 @@ class Outbox:
                 events.append(submission)
                 sent.append(job)
         self._send(events)
+        self.tally.announced += len(sent)
         return sent
 
     def _valid(self, *events: Event) -> bool:
@@ -123,8 +128,8 @@ class Outbox:
 def sacct_command(since: str, until: str = "now", completion: bool = False, states: str = FINISHED) -> list[str]:
     """The sacct invocation: every user's allocations in ``states`` during the window, the columns
     perfstream reads (for any user but root, sacct lists the user's own jobs unless asked for all)."""
-    command = ["sacct", "--parsable2", "--allocations", "--allusers", f"--format={SACCT_FORMAT}", f"--starttime={since}",
-               f"--endtime={until}", f"--state={states}"]
+    command = ["sacct", "--parsable2", "--allocations", "--allusers", f"--format={SACCT_FORMAT}",
+               f"--starttime={since}", f"--endtime={until}", f"--state={states}"]
     if completion:  # no slurmdbd: read the jobcomp/filetxt log instead of the accounting database
         command.insert(1, "--completion")
     return command
@@ -149,7 +154,8 @@ def sacct_jobs(lines: list[str], system: str | None, outbox: Outbox) -> Iterator
 
 
 def follow_sacct(settings: KafkaSettings, *, since: str, system: str | None = None, completion: bool = False,
-                 every_s: float | None = None, pending: bool = False, seen_max: int = 1_000_000) -> Iterator[Tally]:
+                 every_s: float | None = None, pending: bool = False, seen_max: int = 1_000_000,
+                 tally: Tally | None = None) -> Iterator[Tally]:
     """Publish the jobs sacct reports since ``since``; with ``every_s``, ask again forever, new jobs only.
 
     With ``pending``, each round first publishes the submissions of jobs not finished yet (from the
@@ -160,12 +166,13 @@ def follow_sacct(settings: KafkaSettings, *, since: str, system: str | None = No
     (:func:`on_topics`): a bridge restarted, or run again over the same window, publishes only what
     its predecessor did not. After that it remembers what it published in memory.
 
-    Yields the running tally after each round. When following, a failing sacct (slurmdbd restarting,
-    say) is logged and asked again next round with the same window, so no job is missed.
+    Yields the running tally (``tally``, or a new one) after each round. When following, a failing
+    sacct (slurmdbd restarting, say) is logged, counted and asked again next round with the same
+    window, so no job is missed.
     """
     if pending and completion:
         raise ValueError("--pending needs the accounting database: the job-completion log lists finished jobs only")
-    tally, published = Tally(), Published(seen_max)
+    tally, published = tally or Tally(), Published(seen_max)
     outbox = Outbox(settings, tally)
     recalled = False
     try:
@@ -176,10 +183,12 @@ def follow_sacct(settings: KafkaSettings, *, since: str, system: str | None = No
                 unfinished = run_sacct(sacct_command(since, states=UNFINISHED)) if pending else []
                 lines = run_sacct(sacct_command(since, completion=completion))
             except OSError as error:
+                tally.failures += 1
                 if every_s is None:
                     raise
                 log.warning("%s; asking again in %.0f s", error, every_s)
             else:
+                tally.last_round = time.time()
                 waiting = waiting_tasks(sacct_jobs(unfinished, system, outbox), outbox)
                 finished = list(sacct_jobs(lines, system, outbox))
                 if not recalled:  # a bridge restarted: what its predecessor published goes out no more
@@ -306,12 +315,14 @@ class Published:
 
 
 def bridge_jobcomp(settings: KafkaSettings, topic: str, *, group: str = "perfstream-slurm-jobcomp",
-                   system: str | None = None, idle_timeout_s: float | None = None) -> Iterator[Tally]:
+                   system: str | None = None, idle_timeout_s: float | None = None,
+                   tally: Tally | None = None) -> Iterator[Tally]:
     """Consume jobcomp/kafka records from ``topic`` (Slurm's name for it, no prefix) and publish their events.
 
-    Yields the running tally after each batch; stops after ``idle_timeout_s`` without records (None: never).
+    Yields the running tally (``tally``, or a new one) after each batch; stops after ``idle_timeout_s``
+    without records (None: never).
     """
-    tally = Tally()
+    tally = tally or Tally()
     outbox = Outbox(settings, tally)
     consumer = KafkaConsumer(topic, **settings.kafka_python(), group_id=group, enable_auto_commit=False,
                              auto_offset_reset="earliest", client_id="perfstream-slurm-jobcomp")
@@ -319,6 +330,7 @@ def bridge_jobcomp(settings: KafkaSettings, topic: str, *, group: str = "perfstr
     try:
         while idle_timeout_s is None or time.monotonic() - idle_since < idle_timeout_s:
             batches = consumer.poll(timeout_ms=500)
+            tally.last_round = time.time()
             if not batches:
                 continue
             idle_since = time.monotonic()
