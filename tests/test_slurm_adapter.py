@@ -73,6 +73,19 @@ def run_jobs(env: dict, tmp_path, count: int, client: tuple[str, ...] = ()) -> t
     return ran, failed
 
 
+def finished_jobs(env: dict, client: tuple[str, ...] = ()) -> set[str]:
+    """The ids of the finished jobs of the last hour, as the bridge's sacct command lists them."""
+    result = subprocess.run([*client, *sacct_command("now-1hours")], env={**env, "SLURM_TIME_FORMAT": "%s"},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return {line.split("|")[0] for line in result.stdout.splitlines()[1:]}
+
+
+def recorded(env: dict, jobs: list[str]) -> None:
+    """Until slurmdbd lists ``jobs`` as finished: it records a job's end a moment after squeue forgets it."""
+    wait_until(lambda: set(jobs) <= finished_jobs(env), 30, "the jobs recorded by slurmdbd")
+
+
 def slurm_command(kafka, env: dict, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([str(PERFSTREAM), "slurm", *args, *cli_arguments(kafka)],
                           env={**cli_env(kafka), "SLURM_CONF": env.get("SLURM_CONF", "")}, capture_output=True,
@@ -137,9 +150,11 @@ def test_the_job_completion_log_gives_the_jobs_the_database_gives(kafka, slurm, 
 
 
 def test_sacct_run_again_over_the_same_window_publishes_only_jobs_not_published_yet(kafka, slurm, tmp_path):
-    run_jobs(slurm, tmp_path, 3)
+    earlier, failed_earlier = run_jobs(slurm, tmp_path, 3)
+    recorded(slurm, [*earlier, failed_earlier])
     first = slurm_command(kafka, slurm, "sacct", "--since", "now-1hours")
     ran, failed = run_jobs(slurm, tmp_path, 2)
+    recorded(slurm, [*ran, failed])
     again = slurm_command(kafka, slurm, "sacct", "--since", "now-1hours")
     assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr
     ids = [s["job_id"] for s in read_topic(kafka, "hpc.job-submissions")]
@@ -232,11 +247,8 @@ def test_a_waiting_job_array_is_announced_task_by_task_before_its_tasks_run(kafk
 
 def test_the_bridges_sacct_lists_every_users_jobs_when_a_service_account_runs_it(slurm, tmp_path):
     ran, _ = run_jobs(slurm, tmp_path, 2)  # submitted by root
-    as_nobody = subprocess.run(["runuser", "-u", "nobody", "--", *sacct_command("now-1hours")],
-                               env={**slurm, "SLURM_TIME_FORMAT": "%s"}, capture_output=True, text=True, timeout=60)
-    assert as_nobody.returncode == 0, as_nobody.stderr
-    listed = {line.split("|")[0] for line in as_nobody.stdout.splitlines()[1:]}
-    assert set(ran) <= listed
+    wait_until(lambda: set(ran) <= finished_jobs(slurm, ("runuser", "-u", "nobody", "--")), 30,
+               "root's jobs listed for nobody")
 
 
 def test_pending_jobs_cannot_come_from_the_job_completion_log(kafka, slurm):
