@@ -43,8 +43,8 @@ JobKey = tuple[str, str]  # (system, job id)
 
 @dataclass
 class Tally:
-    """What a bridge did: jobs published, records skipped (job steps, never ran), records dead-lettered;
-    and whether it is still at work (its Prometheus series are read from here)."""
+    """What a bridge did: jobs published, jobs skipped (never ran, or ran 0 s), records dead-lettered;
+    and whether it is still at work (its Prometheus series are read from here, in another thread)."""
 
     jobs: int = 0
     skipped: int = 0

@@ -44,7 +44,7 @@ class TallyCollector(Collector):
             yield counter
         dead = CounterMetricFamily("perfstream_slurm_dead_letters", "Records sent to the dead-letter topic, by "
                                    "category", labels=["feed", "category"])
-        for category, count in sorted(tally.dead.items()):
+        for category, count in sorted(dict(tally.dead).items()):  # copied at once: the bridge may add one meanwhile
             dead.add_metric([self.feed, category], count)
         yield dead
         last = GaugeMetricFamily("perfstream_slurm_last_round_timestamp_seconds", "When sacct last answered, or "
