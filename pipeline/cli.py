@@ -156,6 +156,15 @@ def _kafka_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser
     jobcomp.add_argument("--group", default=env("SLURM_GROUP", "perfstream-slurm-jobcomp"),
                          help="consumer group (PERFSTREAM_SLURM_GROUP)")
     jobcomp.add_argument("--idle-timeout", type=float, help="stop after this many seconds without a record")
+    annotate = feeds.add_parser("annotate", help="write each waiting job's prediction into its Slurm AdminComment")
+    annotate.add_argument("--system", required=True, help="the Slurm cluster's system name in the predictions")
+    annotate.add_argument("--target", default="runtime_s", help="which prediction to write (default runtime_s)")
+    annotate.add_argument("--group", default=env("SLURM_ANNOTATE_GROUP", "perfstream-slurm-annotate"),
+                          help="consumer group (PERFSTREAM_SLURM_ANNOTATE_GROUP)")
+    annotate.add_argument("--max-age", type=float, default=86_400.0,
+                          help="pass over predictions older than this many seconds (default one day)")
+    annotate.add_argument("--idle-timeout", type=float, help="stop after this many seconds without a record")
+    add_kafka_arguments(annotate)
     for feed in (sacct, jobcomp):
         feed.add_argument("--system", help="the system's name (default: the record's cluster)")
         feed.add_argument("--metrics-port", type=int, default=env("SLURM_METRICS_PORT"),
@@ -394,6 +403,9 @@ def _slurm(args: argparse.Namespace) -> None:
     from pipeline.service.config import KafkaSettings
     from pipeline.service.slurm_bridge import Tally, bridge_jobcomp, follow_sacct
 
+    if args.feed == "annotate":
+        _annotate(args)
+        return
     settings, tally = KafkaSettings.from_args(args), Tally()
     if args.metrics_port is not None:
         slurm_metrics.serve(args.feed, tally, args.metrics_port, args.metrics_address)
@@ -407,6 +419,17 @@ def _slurm(args: argparse.Namespace) -> None:
     for last in rounds:
         print(f"slurm {args.feed}: {last}", file=sys.stderr, flush=True)
     print(f"slurm {args.feed}: {last or 'no records'}")
+
+
+def _annotate(args: argparse.Namespace) -> None:
+    from pipeline.service.config import KafkaSettings
+    from pipeline.service.slurm_annotate import annotate
+
+    last = None
+    for last in annotate(KafkaSettings.from_args(args), args.system, target=args.target, group=args.group,
+                         max_age_s=args.max_age, idle_timeout_s=args.idle_timeout):
+        print(f"slurm annotate: {last}", file=sys.stderr, flush=True)
+    print(f"slurm annotate: {last or 'no predictions'}")
 
 
 def _tail(args: argparse.Namespace) -> None:

@@ -11,7 +11,7 @@ from deploy_support import REPO, cli_variables
 from pipeline.cli import _parser
 
 GUIDE = (REPO / "docs" / "operations.md").read_text()
-OPERATED = ("worker", "health", "topics", "publish", "tail", "slurm sacct", "slurm jobcomp", "fetch")
+OPERATED = ("worker", "health", "topics", "publish", "tail", "slurm sacct", "slurm jobcomp", "slurm annotate", "fetch")
 
 
 def subcommand(path: str) -> argparse.ArgumentParser:

@@ -26,6 +26,7 @@ from kafka.admin import NewTopic
 from kafka_support import PERFSTREAM, REPO, cli_arguments, cli_env, free_port, fresh_settings, read_topic, samples
 from service_workloads import wait_until
 
+from pipeline.service.slurm_annotate import annotation
 from pipeline.service.slurm_bridge import sacct_command
 
 SYSTEM = "perfstream-ci"  # the ClusterName of deploy/local/slurm.sh
@@ -249,6 +250,35 @@ def test_the_bridges_sacct_lists_every_users_jobs_when_a_service_account_runs_it
     ran, _ = run_jobs(slurm, tmp_path, 2)  # submitted by root
     wait_until(lambda: set(ran) <= finished_jobs(slurm, ("runuser", "-u", "nobody", "--")), 30,
                "root's jobs listed for nobody")
+
+
+def test_a_waiting_jobs_prediction_is_written_into_its_slurm_admin_comment(kafka, workers, slurm, tmp_path):
+    follower = follow_sacct(kafka, slurm, "--pending")
+    annotator = subprocess.Popen([str(PERFSTREAM), "slurm", "annotate", "--system", SYSTEM, *cli_arguments(kafka)],
+                                 env={**cli_env(kafka), "SLURM_CONF": slurm["SLURM_CONF"]}, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+    workers("annotated")
+    blocker = sbatch(slurm, "sleep 60", "blocker", 2, tmp_path, (), ("--exclusive",))
+    try:
+        job = sbatch(slurm, "sleep 1", "waiting-app", 1, tmp_path, (), ("--exclusive",))
+        wait_until(lambda: "AdminComment=perfstream" in show_job(slurm, job), 90, "the waiting job annotated")
+        shown = show_job(slurm, job)
+    finally:
+        subprocess.run(["scancel", blocker], env=slurm, timeout=60)
+        for process in (annotator, follower):
+            process.terminate()
+        _, errors = annotator.communicate(timeout=30)
+        follower.wait(30)
+    (prediction,) = [p for p in read_topic(kafka, "hpc.predictions")
+                     if p["job_id"] == job and p["stage"] == "submission"]
+    assert "JobState=PENDING" in shown  # annotated while it waited
+    assert f"AdminComment={annotation(prediction)}" in shown
+    assert "scontrol refused" not in errors, errors
+
+
+def show_job(env: dict, job: str) -> str:
+    return subprocess.run(["scontrol", "show", "job", job], env=env, capture_output=True, text=True,
+                          timeout=60).stdout
 
 
 def test_pending_jobs_cannot_come_from_the_job_completion_log(kafka, slurm):
