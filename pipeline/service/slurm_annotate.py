@@ -22,6 +22,7 @@ from typing import Any
 
 from kafka import KafkaConsumer
 
+from pipeline.schemas import InvalidEvent, validate
 from pipeline.service.config import KafkaSettings
 from pipeline.service.envelope import Rejected, json_object
 
@@ -47,7 +48,7 @@ def annotation(record: Mapping[str, Any]) -> str:
     """The text a prediction record becomes in Slurm.
 
     >>> annotation({"target": "runtime_s", "predicted": 1234.4, "low": 800.0, "high": 2000.0,
-    ...             "basis": "own runs", "model": {"strategy": "consensus", "version": "0.1.0"}})
+    ...             "basis": "own runs", "model": {"strategy": "consensus", "version": 1}})
     'perfstream runtime_s 1234 (80%: 800-2000; own runs; consensus)'
     """
     basis = f"; {record['basis']}" if record.get("basis") else ""
@@ -94,10 +95,11 @@ def _wanted(raw: bytes | None, system: str, target: str) -> dict[str, Any] | Non
     """The record when it is a submission-time prediction of ``target`` on ``system``."""
     try:
         record = json_object(raw)
-    except Rejected:  # the workers write this topic; anything else on it is not ours to judge
+        validate(record)
+    except (Rejected, InvalidEvent):  # the workers write this topic; anything else on it is not ours to judge
         return None
-    ours = (record.get("schema") == "prediction/1" and record.get("stage") == "submission"
-            and record.get("system") == system and record.get("target") == target)
+    ours = (record["schema"] == "prediction/1" and record["stage"] == "submission" and record["system"] == system
+            and record["target"] == target)
     return record if ours else None
 
 
