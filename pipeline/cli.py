@@ -11,7 +11,7 @@ import json
 import os
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,8 +22,10 @@ from pipeline.sources import DEFAULT_TARGET, KINDS, Source, SourceError, open_so
 from pipeline.sources.synthetic import SyntheticCluster
 from pipeline.sources.timeline import Event
 
-if TYPE_CHECKING:  # the evaluation loads numpy and matplotlib: imported where used, so other commands start fast
+if TYPE_CHECKING:  # heavy imports (numpy, matplotlib, kafka) happen where used, so other commands start fast
     from pipeline.evaluation.protocol import StrategyRun, Workload
+    from pipeline.service.slurm_annotate import Annotated
+    from pipeline.service.slurm_bridge import Tally
 
 DEFAULT_STRATEGIES = "naive,frozen,median,last2,cumulative,replay,select,consensus"
 DEMO_STRATEGIES = "naive,frozen,last2,replay,consensus"  # cumulative's refits would take it past a minute
@@ -399,37 +401,36 @@ def _publish(args: argparse.Namespace) -> None:
 
 
 def _slurm(args: argparse.Namespace) -> None:
-    from pipeline.service import slurm_metrics
     from pipeline.service.config import KafkaSettings
-    from pipeline.service.slurm_bridge import Tally, bridge_jobcomp, follow_sacct
+    from pipeline.service.slurm_annotate import annotate
+    from pipeline.service.slurm_bridge import bridge_jobcomp, follow_sacct
 
+    settings = KafkaSettings.from_args(args)
+    rounds: Iterator[Tally | Annotated]
     if args.feed == "annotate":
-        _annotate(args)
-        return
-    settings, tally = KafkaSettings.from_args(args), Tally()
-    if args.metrics_port is not None:
-        slurm_metrics.serve(args.feed, tally, args.metrics_port, args.metrics_address)
-    if args.feed == "sacct":
+        rounds = annotate(settings, args.system, target=args.target, group=args.group, max_age_s=args.max_age,
+                          idle_timeout_s=args.idle_timeout)
+    elif args.feed == "sacct":
         rounds = follow_sacct(settings, since=args.since, system=args.system, completion=args.completion,
-                              every_s=args.follow, pending=args.pending, tally=tally)
+                              every_s=args.follow, pending=args.pending, tally=_served_tally(args))
     else:
         rounds = bridge_jobcomp(settings, args.from_topic, group=args.group, system=args.system,
-                                idle_timeout_s=args.idle_timeout, tally=tally)
+                                idle_timeout_s=args.idle_timeout, tally=_served_tally(args))
     last = None
     for last in rounds:
         print(f"slurm {args.feed}: {last}", file=sys.stderr, flush=True)
     print(f"slurm {args.feed}: {last or 'no records'}")
 
 
-def _annotate(args: argparse.Namespace) -> None:
-    from pipeline.service.config import KafkaSettings
-    from pipeline.service.slurm_annotate import annotate
+def _served_tally(args: argparse.Namespace) -> Tally:
+    """A bridge's tally, served on ``--metrics-port`` when one is given."""
+    from pipeline.service import slurm_metrics
+    from pipeline.service.slurm_bridge import Tally
 
-    last = None
-    for last in annotate(KafkaSettings.from_args(args), args.system, target=args.target, group=args.group,
-                         max_age_s=args.max_age, idle_timeout_s=args.idle_timeout):
-        print(f"slurm annotate: {last}", file=sys.stderr, flush=True)
-    print(f"slurm annotate: {last or 'no predictions'}")
+    tally = Tally()
+    if args.metrics_port is not None:
+        slurm_metrics.serve(args.feed, tally, args.metrics_port, args.metrics_address)
+    return tally
 
 
 def _tail(args: argparse.Namespace) -> None:

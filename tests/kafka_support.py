@@ -114,10 +114,19 @@ def fresh_settings(bootstrap: str, **overrides: Any) -> KafkaSettings:
     return settings
 
 
-def samples(exposition: str) -> dict[str, float]:
+def exposition(port: int) -> str:
+    """The text of the Prometheus endpoint on this host's ``port``; empty while it is not up."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            return response.read().decode()
+    except OSError:
+        return ""
+
+
+def samples(text: str) -> dict[str, float]:
     """A Prometheus endpoint's text as {'name{labels}': value}."""
     values = {}
-    for line in exposition.splitlines():
+    for line in text.splitlines():
         if line and not line.startswith("#"):
             name, _, value = line.rpartition(" ")
             values[name] = float(value)
@@ -166,12 +175,10 @@ class WorkerProcess:
 
     def exposition(self) -> str:
         """The endpoint's text; empty while the endpoint is not up yet."""
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as response:
-                return response.read().decode()
-        except OSError:
+        text = exposition(self.port)
+        if not text:
             self.assert_alive()
-            return ""
+        return text
 
     def series(self) -> set[str]:
         """Names of the series the endpoint declares (its # TYPE lines), with or without samples yet."""

@@ -16,14 +16,23 @@ import signal
 import subprocess
 import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
-from kafka_support import PERFSTREAM, REPO, cli_arguments, cli_env, free_port, fresh_settings, read_topic, samples
+from kafka_support import (
+    PERFSTREAM,
+    REPO,
+    cli_arguments,
+    cli_env,
+    exposition,
+    free_port,
+    fresh_settings,
+    read_topic,
+    samples,
+)
 from service_workloads import wait_until
 
 from pipeline.service.slurm_annotate import annotation
@@ -353,15 +362,6 @@ def test_the_jobcomp_kafka_plugins_records_become_predictions_and_bad_ones_dead_
     assert any("@submit" in d["reason"] for d in dead) and any("jobid" in d["reason"] for d in dead)
 
 
-def bridge_metrics(port: int) -> dict[str, float]:
-    """A following bridge's series (empty while its endpoint is not up yet)."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-            return samples(response.read().decode())
-    except OSError:
-        return {}
-
-
 def test_a_following_bridge_serves_how_many_jobs_it_published_and_when_sacct_last_answered(kafka, slurm,
                                                                                             tmp_path):
     port = free_port()
@@ -371,7 +371,7 @@ def test_a_following_bridge_serves_how_many_jobs_it_published_and_when_sacct_las
         wait_until(lambda: set(ran) <= {c["job_id"] for c in read_topic(kafka, "hpc.job-completions", idle=1)}, 60,
                    "the jobs published")
         time.sleep(2)  # a round more
-        series = bridge_metrics(port)
+        series = samples(exposition(port))
     finally:
         follower.terminate()
         follower.wait(30)
@@ -391,7 +391,7 @@ def test_following_sacct_survives_slurmdbd_going_away_and_misses_no_job(kafka, s
         ran, _ = run_jobs(slurm, tmp_path, 4)  # slurmctld keeps their records until slurmdbd is back
         time.sleep(3)  # rounds in which sacct fails
         assert follower.poll() is None, follower.stderr.read()
-        assert bridge_metrics(port)['perfstream_slurm_sacct_failures_total{feed="sacct"}'] > 0
+        assert samples(exposition(port))['perfstream_slurm_sacct_failures_total{feed="sacct"}'] > 0
         restarted = subprocess.run(["bash", str(SLURM_SH), "start"], env=slurm, capture_output=True, text=True,
                                    timeout=120)
         assert restarted.returncode == 0, restarted.stdout + restarted.stderr

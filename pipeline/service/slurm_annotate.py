@@ -25,6 +25,7 @@ from kafka import KafkaConsumer
 from pipeline.schemas import InvalidEvent, validate
 from pipeline.service.config import KafkaSettings
 from pipeline.service.envelope import Rejected, json_object
+from pipeline.service.tools import polled
 
 log = logging.getLogger("perfstream.slurm")
 
@@ -72,13 +73,10 @@ def annotate(settings: KafkaSettings, system: str, *, target: str = "runtime_s",
     consumer = KafkaConsumer(settings.topic(PREDICTIONS), **settings.kafka_python(), group_id=group,
                              enable_auto_commit=False, auto_offset_reset="earliest",
                              client_id="perfstream-slurm-annotate")
-    idle_since = time.monotonic()
     try:
-        while idle_timeout_s is None or time.monotonic() - idle_since < idle_timeout_s:
-            batches = consumer.poll(timeout_ms=500)
+        for batches in polled(consumer, idle_timeout_s):
             if not batches:
                 continue
-            idle_since = time.monotonic()
             oldest_ms = (time.time() - max_age_s) * 1000
             for records in batches.values():
                 for message in records:

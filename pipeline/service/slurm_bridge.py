@@ -30,6 +30,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from pipeline.schemas import InvalidEvent, topic_for, validate
 from pipeline.service.config import KafkaSettings
 from pipeline.service.envelope import Rejected, dead_letter, json_object
+from pipeline.service.tools import polled
 from pipeline.sources.slurm import SACCT_FORMAT, SlurmJob, SlurmRecordError, array_tasks, jobcomp_job, parse_sacct
 from pipeline.sources.timeline import Event, order_key
 
@@ -326,14 +327,11 @@ def bridge_jobcomp(settings: KafkaSettings, topic: str, *, group: str = "perfstr
     outbox = Outbox(settings, tally)
     consumer = KafkaConsumer(topic, **settings.kafka_python(), group_id=group, enable_auto_commit=False,
                              auto_offset_reset="earliest", client_id="perfstream-slurm-jobcomp")
-    idle_since = time.monotonic()
     try:
-        while idle_timeout_s is None or time.monotonic() - idle_since < idle_timeout_s:
-            batches = consumer.poll(timeout_ms=500)
+        for batches in polled(consumer, idle_timeout_s):
             tally.last_round = time.time()
             if not batches:
                 continue
-            idle_since = time.monotonic()
             jobs = [job for records in batches.values() for job in _jobcomp_jobs(records, system, outbox)]
             outbox.jobs(jobs)
             outbox.flush()

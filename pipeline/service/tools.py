@@ -50,6 +50,17 @@ def publish(events: Iterable[dict[str, Any]], settings: KafkaSettings, *, speedu
         producer.close()
 
 
+def polled(consumer: KafkaConsumer, idle_timeout_s: float | None) -> Iterator[dict[Any, list[Any]]]:
+    """What each ``consumer.poll`` brings (empty when nothing came), until ``idle_timeout_s`` pass
+    without a record (None: forever)."""
+    idle_since = time.monotonic()
+    while idle_timeout_s is None or time.monotonic() - idle_since < idle_timeout_s:
+        batches = consumer.poll(timeout_ms=500)
+        if batches:
+            idle_since = time.monotonic()
+        yield batches
+
+
 def tail(topic: str, settings: KafkaSettings, *, system: str | None = None, from_beginning: bool = False,
          idle_timeout_s: float | None = None) -> Iterator[dict[str, Any]]:
     """Records of ``topic`` (named as in topics.yaml) as they arrive, optionally one system's only.
