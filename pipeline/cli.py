@@ -13,7 +13,7 @@ import shlex
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tqdm import tqdm
 
@@ -26,6 +26,8 @@ if TYPE_CHECKING:  # heavy imports (numpy, matplotlib, kafka) happen where used,
     from pipeline.evaluation.protocol import StrategyRun, Workload
     from pipeline.service.slurm_annotate import Annotated
     from pipeline.service.slurm_bridge import Tally
+
+TallyT = TypeVar("TallyT", "Tally", "Annotated")  # what a Slurm feed counts
 
 DEFAULT_STRATEGIES = "naive,frozen,median,last2,cumulative,replay,select,consensus"
 DEMO_STRATEGIES = "naive,frozen,last2,replay,consensus"  # cumulative's refits would take it past a minute
@@ -166,11 +168,13 @@ def _kafka_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser
     annotate.add_argument("--max-age", type=float, default=86_400.0,
                           help="pass over predictions older than this many seconds (default one day)")
     annotate.add_argument("--idle-timeout", type=float, help="stop after this many seconds without a record")
-    add_kafka_arguments(annotate)
     for feed in (sacct, jobcomp):
         feed.add_argument("--system", help="the system's name (default: the record's cluster)")
-        feed.add_argument("--metrics-port", type=int, default=env("SLURM_METRICS_PORT"),
-                          help="serve Prometheus series on this port (PERFSTREAM_SLURM_METRICS_PORT; default: none)")
+    # the annotator gets a variable of its own: it may share slurm.env and a host with a bridge
+    for feed, port in ((sacct, "SLURM_METRICS_PORT"), (jobcomp, "SLURM_METRICS_PORT"),
+                       (annotate, "SLURM_ANNOTATE_METRICS_PORT")):
+        feed.add_argument("--metrics-port", type=int, default=env(port),
+                          help=f"serve Prometheus series on this port (PERFSTREAM_{port}; default: none)")
         feed.add_argument("--metrics-address", default=env("METRICS_ADDRESS", "0.0.0.0"),
                           help="bind address (PERFSTREAM_METRICS_ADDRESS, default 0.0.0.0)")
         add_kafka_arguments(feed)
@@ -402,34 +406,32 @@ def _publish(args: argparse.Namespace) -> None:
 
 def _slurm(args: argparse.Namespace) -> None:
     from pipeline.service.config import KafkaSettings
-    from pipeline.service.slurm_annotate import annotate
-    from pipeline.service.slurm_bridge import bridge_jobcomp, follow_sacct
+    from pipeline.service.slurm_annotate import Annotated, annotate
+    from pipeline.service.slurm_bridge import Tally, bridge_jobcomp, follow_sacct
 
     settings = KafkaSettings.from_args(args)
     rounds: Iterator[Tally | Annotated]
     if args.feed == "annotate":
         rounds = annotate(settings, args.system, target=args.target, group=args.group, max_age_s=args.max_age,
-                          idle_timeout_s=args.idle_timeout)
+                          idle_timeout_s=args.idle_timeout, tally=_served(args, Annotated()))
     elif args.feed == "sacct":
         rounds = follow_sacct(settings, since=args.since, system=args.system, completion=args.completion,
-                              every_s=args.follow, pending=args.pending, tally=_served_tally(args))
+                              every_s=args.follow, pending=args.pending, tally=_served(args, Tally()))
     else:
         rounds = bridge_jobcomp(settings, args.from_topic, group=args.group, system=args.system,
-                                idle_timeout_s=args.idle_timeout, tally=_served_tally(args))
+                                idle_timeout_s=args.idle_timeout, tally=_served(args, Tally()))
     last = None
     for last in rounds:
         print(f"slurm {args.feed}: {last}", file=sys.stderr, flush=True)
     print(f"slurm {args.feed}: {last or 'no records'}")
 
 
-def _served_tally(args: argparse.Namespace) -> Tally:
-    """A bridge's tally, served on ``--metrics-port`` when one is given."""
+def _served(args: argparse.Namespace, tally: TallyT) -> TallyT:
+    """A Slurm feed's running tally, served on ``--metrics-port`` when one is given."""
     from pipeline.service import slurm_metrics
-    from pipeline.service.slurm_bridge import Tally
 
-    tally = Tally()
     if args.metrics_port is not None:
-        slurm_metrics.serve(args.feed, tally, args.metrics_port, args.metrics_address)
+        slurm_metrics.serve(slurm_metrics.collector(args.feed, tally), args.metrics_port, args.metrics_address)
     return tally
 
 

@@ -22,8 +22,9 @@ import yaml
 from deploy_support import DEPLOY
 
 from pipeline.service.metrics import WorkerMetrics
+from pipeline.service.slurm_annotate import Annotated
 from pipeline.service.slurm_bridge import Tally
-from pipeline.service.slurm_metrics import TallyCollector
+from pipeline.service.slurm_metrics import AnnotatedCollector, TallyCollector
 
 PROMETHEUS_DIR = DEPLOY / "prometheus"
 RULES = PROMETHEUS_DIR / "rules.yml"
@@ -44,10 +45,11 @@ def rules() -> list[dict[str, Any]]:
 
 
 def exported_series() -> set[str]:
-    """Every series name a worker or a Slurm bridge can expose, from their collectors, plus Prometheus's
-    own ``up``."""
+    """Every series name a worker, a Slurm bridge or the Slurm annotator can expose, from their
+    collectors, plus Prometheus's own ``up``."""
     suffixes = {"counter": ("_total",), "gauge": ("",), "histogram": ("_bucket", "_sum", "_count")}
-    families = [*WorkerMetrics().registry.collect(), *TallyCollector("sacct", Tally()).collect()]
+    families = [*WorkerMetrics().registry.collect(), *TallyCollector("sacct", Tally()).collect(),
+                *AnnotatedCollector(Annotated()).collect()]
     return {f.name + s for f in families for s in suffixes[f.type]} | {"up"}
 
 

@@ -76,6 +76,12 @@ def test_the_annotator_unit_annotates_as_slurms_own_user():
     assert "\nUser=slurm\n" in ANNOTATOR.read_text()  # Slurm lets only administrators set AdminComment
 
 
+def test_the_annotator_unit_serves_metrics_on_a_port_of_its_own():
+    _, annotator = command_line(ANNOTATOR)
+    _, bridge = command_line(BRIDGE)
+    assert annotator.metrics_port == 9110 != bridge.metrics_port  # both may run on one host
+
+
 def test_the_bridge_units_environment_file_sets_only_variables_perfstream_reads():
     names = {line.split("=", 1)[0] for line in ENVIRONMENT.read_text().splitlines()
              if line.strip() and not line.startswith("#")}

@@ -9,6 +9,7 @@ is tested on Debian 13's Slurm 24.11 (deploy/local/slurm-kafka.sh), whose plugin
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -213,6 +214,27 @@ def test_following_sacct_publishes_new_jobs_once(kafka, workers, slurm, tmp_path
     assert len(ids) == len(set(ids)), "a job was published twice"
 
 
+def test_a_following_bridge_dead_letters_an_unusable_record_once_though_every_round_lists_it(kafka, slurm,
+                                                                                              tmp_path):
+    follower = follow_sacct(kafka, slurm)
+    try:
+        # sacct prints a newline in a job name as it is: the job's row comes as two lines, neither usable
+        job = sbatch(slurm, "sleep 1", "two\nlines", 1, tmp_path, ())
+        wait_until(lambda: len(dead_lettered_rows(kafka)) >= 2, 60, "the job's two lines dead-lettered")
+        time.sleep(3)  # rounds more, whose windows hold the same lines
+    finally:
+        follower.terminate()
+        follower.wait(30)
+    rows = dead_lettered_rows(kafka)
+    assert sorted(rows) == sorted(set(rows)) and rows[0].startswith(f"{job}|"), rows
+
+
+def dead_lettered_rows(kafka) -> list[str]:
+    """The sacct lines on the dead-letter topic, one per dead letter."""
+    return [base64.b64decode(d["raw_base64"]).decode() for d in read_topic(kafka, "hpc.dead-letters", idle=1)
+            if d["topic"] == "sacct"]
+
+
 def test_following_sacct_with_pending_predicts_a_job_while_it_runs(kafka, workers, slurm, tmp_path):
     follower = follow_sacct(kafka, slurm, "--pending")
     workers("pending")
@@ -283,6 +305,47 @@ def test_a_waiting_jobs_prediction_is_written_into_its_slurm_admin_comment(kafka
     assert "JobState=PENDING" in shown  # annotated while it waited
     assert f"AdminComment={annotation(prediction)}" in shown
     assert "scontrol refused" not in errors, errors
+
+
+def test_an_annotator_holds_predictions_while_slurmctld_is_away_and_writes_them_when_it_is_back(kafka, workers,
+                                                                                                 slurm, tmp_path):
+    follower = follow_sacct(kafka, slurm, "--pending")
+    workers("annotated-later")
+    blocker = sbatch(slurm, "sleep 120", "blocker", 3, tmp_path, (), ("--exclusive",))
+    job = sbatch(slurm, "sleep 1", "waiting-app", 1, tmp_path, (), ("--exclusive",))
+    port = free_port()
+    annotator = None
+    try:
+        wait_until(lambda: {blocker, job} <= {p["job_id"] for p in read_topic(kafka, "hpc.predictions", idle=1)},
+                   90, "both jobs predicted")
+        stop_slurmctld(slurm)
+        annotator = subprocess.Popen([str(PERFSTREAM), "slurm", "annotate", "--system", SYSTEM, "--metrics-port",
+                                      str(port), "--metrics-address", "127.0.0.1", *cli_arguments(kafka)],
+                                     env={**cli_env(kafka), "SLURM_CONF": slurm["SLURM_CONF"]},
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_until(lambda: samples(exposition(port)).get("perfstream_slurm_controller_unreachable_total", 0) > 0,
+                   90, "the annotator finding slurmctld away")
+        restarted = subprocess.run(["bash", str(SLURM_SH), "start"], env=slurm, capture_output=True, text=True,
+                                   timeout=120)
+        assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+        wait_until(lambda: all("AdminComment=perfstream" in show_job(slurm, j) for j in (blocker, job)), 90,
+                   "both jobs annotated")
+        series = samples(exposition(port))
+    finally:
+        subprocess.run(["scancel", blocker, job], env=slurm, timeout=60)
+        for process in (annotator, follower):
+            if process:
+                process.terminate()
+                process.communicate(timeout=30)
+    assert series['perfstream_slurm_annotations_total{outcome="written"}'] == 2  # each once, after the wait
+    assert series['perfstream_slurm_annotations_total{outcome="refused"}'] == 0
+
+
+def stop_slurmctld(env: dict) -> None:
+    pid = (Path(env["PERFSTREAM_SLURM_HOME"]) / "slurmctld.pid").read_text().strip()
+    os.kill(int(pid), signal.SIGTERM)
+    wait_until(lambda: subprocess.run(["scontrol", "ping"], env=env, capture_output=True, timeout=60).returncode != 0,
+               30, "slurmctld stopped")
 
 
 def show_job(env: dict, job: str) -> str:

@@ -111,6 +111,17 @@ def test_hostlists_expand_with_zero_padding_and_several_ranges():
     assert expand_hostlist("None assigned") == []
 
 
+def test_a_job_name_holding_sacct_s_delimiter_stays_whole():
+    line = "|".join(row(JobName="pre|post|plot").values())
+    [(_, _, job)] = parse_sacct(enumerate([HEADER, line], start=1))
+    assert job.name == "pre|post|plot" and job.job_id == "42" and job.state == "COMPLETED"
+
+
+def test_a_row_with_too_few_fields_is_refused():
+    [(_, _, error)] = parse_sacct(enumerate([HEADER, "42|tiny|alice"], start=1))
+    assert isinstance(error, SlurmRecordError) and "3 fields, the header has 19" in str(error)
+
+
 def test_sacct_file_replays_in_submit_order_and_counts_what_it_skipped(tmp_path):
     path = tmp_path / "jobs.sacct.gz"
     lines = [HEADER, "|".join(row(JobID="2", Submit="2000", Eligible="2000", Start="2001", End="2100").values()),

@@ -7,13 +7,15 @@ has no such column). It replaces what the field held. Slurm lets only administra
 its SlurmUser).
 
 Offsets are committed after each batch's updates (at least once: a crash repeats a few, and the
-same text is written again). Predictions older than ``max_age_s`` are passed over: their jobs have
-long ended.
+same text is written again). While slurmctld does not answer (``scontrol ping``), the batch waits
+and is tried again: no prediction is lost to a controller restart. Predictions older than
+``max_age_s`` are passed over: their jobs have long ended.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
@@ -40,9 +42,12 @@ class Annotated:
     written: int = 0
     gone: int = 0
     refused: int = 0
+    unreachable: int = 0  # rounds in which slurmctld did not answer (their predictions waited)
+    last_round: float = 0.0  # when nothing last waited for slurmctld (Unix time; 0: not yet)
 
     def __str__(self) -> str:
-        return f"{self.written} jobs annotated, {self.gone} ended before, {self.refused} refused"
+        waited = f", slurmctld away {self.unreachable} times" if self.unreachable else ""
+        return f"{self.written} jobs annotated, {self.gone} ended before, {self.refused} refused{waited}"
 
 
 def annotation(record: Mapping[str, Any]) -> str:
@@ -58,35 +63,69 @@ def annotation(record: Mapping[str, Any]) -> str:
 
 
 def scontrol_update(job_id: str, text: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["scontrol", "update", f"JobId={job_id}", f"AdminComment={text}"], capture_output=True,
-                          text=True, timeout=60)
+    command = ["scontrol", "update", f"JobId={job_id}", f"AdminComment={text}"]
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(command, 1, "", "scontrol update timed out after 60 s")
+
+
+def controller_up() -> bool:
+    """Whether slurmctld answers (``scontrol ping``)."""
+    try:
+        return subprocess.run(["scontrol", "ping"], capture_output=True, timeout=60).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
 
 
 def annotate(settings: KafkaSettings, system: str, *, target: str = "runtime_s",
              group: str = "perfstream-slurm-annotate", max_age_s: float = 86_400.0,
-             idle_timeout_s: float | None = None) -> Iterator[Annotated]:
+             idle_timeout_s: float | None = None, retry_s: float = 10.0,
+             tally: Annotated | None = None) -> Iterator[Annotated]:
     """Write ``system``'s ``target`` predictions made at submission into its jobs' AdminComment.
 
-    Yields the running tally after each batch; stops after ``idle_timeout_s`` without records (None: never).
+    Yields the running tally (``tally``, or a new one) after each batch; stops after
+    ``idle_timeout_s`` without records (None: never). A batch that finds slurmctld away is tried
+    again after ``retry_s``, from its first prediction not written.
     """
-    tally = Annotated()
+    if shutil.which("scontrol") is None:
+        raise OSError("scontrol is not on PATH: the annotator runs where Slurm's client commands and slurm.conf are")
+    tally = tally or Annotated()
     consumer = KafkaConsumer(settings.topic(PREDICTIONS), **settings.kafka_python(), group_id=group,
                              enable_auto_commit=False, auto_offset_reset="earliest",
                              client_id="perfstream-slurm-annotate")
     try:
         for batches in polled(consumer, idle_timeout_s):
             if not batches:
+                tally.last_round = time.time()
                 continue
-            oldest_ms = (time.time() - max_age_s) * 1000
-            for records in batches.values():
-                for message in records:
-                    record = _wanted(message.value, system, target)
-                    if record is not None and message.timestamp >= oldest_ms:
-                        _write(record, tally)
+            if _written(batches, consumer, system, target, max_age_s, tally):
+                tally.last_round = time.time()
+            else:
+                tally.unreachable += 1
+                log.warning("slurmctld does not answer (scontrol ping); trying again in %.0f s", retry_s)
+                time.sleep(retry_s)
             consumer.commit()
             yield tally
     finally:
         consumer.close()
+
+
+def _written(batches: Mapping[Any, list[Any]], consumer: KafkaConsumer, system: str, target: str,
+             max_age_s: float, tally: Annotated) -> bool:
+    """Write a poll's predictions; when slurmctld is away, rewind ``consumer`` to the first one not
+    written and return False."""
+    oldest_ms = (time.time() - max_age_s) * 1000
+    partitions = list(batches.items())
+    for index, (partition, records) in enumerate(partitions):
+        for message in records:
+            record = _wanted(message.value, system, target)
+            if record is not None and message.timestamp >= oldest_ms and not _write(record, tally):
+                consumer.seek(partition, message.offset)
+                for later, rest in partitions[index + 1:]:
+                    consumer.seek(later, rest[0].offset)
+                return False
+    return True
 
 
 def _wanted(raw: bytes | None, system: str, target: str) -> dict[str, Any] | None:
@@ -101,12 +140,16 @@ def _wanted(raw: bytes | None, system: str, target: str) -> dict[str, Any] | Non
     return record if ours else None
 
 
-def _write(record: Mapping[str, Any], tally: Annotated) -> None:
+def _write(record: Mapping[str, Any], tally: Annotated) -> bool:
+    """Annotate one job and count how it went; False, counting nothing, when slurmctld is away."""
     result = scontrol_update(record["job_id"], annotation(record))
     if result.returncode == 0:
         tally.written += 1
     elif any(words in result.stderr for words in GONE):
         tally.gone += 1
+    elif not controller_up():  # 22.05 words an unreachable controller "Unexpected message received"
+        return False
     else:
         tally.refused += 1
         log.warning("scontrol refused to annotate job %s: %s", record["job_id"], result.stderr.strip()[:300])
+    return True

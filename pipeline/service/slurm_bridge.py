@@ -11,18 +11,20 @@ Both describe finished jobs, so a job's prediction comes after it ran. Following
 as soon as it is listed: its prediction is then made while it waits or runs, and its completion
 follows alone when it ends. A sacct bridge reads back on start which of the jobs it is about to
 publish are on the input topics already (a bridge before it published them), and publishes the rest.
+An unusable record goes to the dead letters once, however many rounds list it again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import subprocess
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Container, Iterable, Iterator
+from collections.abc import Container, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -40,6 +42,7 @@ OVERLAP_S = 600.0
 FINISHED = "CD,F,TO,CA,NF,OOM,PR,DL,BF"  # sacct's short state names
 UNFINISHED = "PD,R,S,RQ"  # pending, running, suspended, requeued (Slurm 22.05 refuses CF)
 JobKey = tuple[str, str]  # (system, job id)
+Key = TypeVar("Key", bound=Hashable)
 
 
 @dataclass
@@ -61,12 +64,44 @@ class Tally:
         return f"{self.jobs} jobs published{ahead}, {self.skipped} records skipped, dead letters: {dead}"
 
 
-class Outbox:
-    """Events to the input topics and rejects to the dead-letter topic, through one producer."""
+class Recent(Container[Key], Generic[Key]):
+    """A set that keeps the ``most`` keys added last: the oldest leave first.
 
-    def __init__(self, settings: KafkaSettings, tally: Tally):
+    >>> recent: Recent[str] = Recent(2)
+    >>> recent.add(["a", "b", "c"])
+    >>> "a" in recent, "c" in recent
+    (False, True)
+    """
+
+    def __init__(self, most: int):
+        self.most = most
+        self._keys: OrderedDict[Key, None] = OrderedDict()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def add(self, keys: Iterable[Key]) -> None:
+        for key in keys:
+            self._keys[key] = None
+        while len(self._keys) > self.most:
+            self._keys.popitem(last=False)
+
+    def discard(self, key: Key) -> None:
+        self._keys.pop(key, None)
+
+
+class Outbox:
+    """Events to the input topics and rejects to the dead-letter topic, through one producer.
+
+    Each reject goes once (the last ``remember`` are known by a 16-byte digest): a following sacct
+    bridge lists a record again in every round whose window holds it, a waiting job for as long as
+    it waits.
+    """
+
+    def __init__(self, settings: KafkaSettings, tally: Tally, remember: int = 100_000):
         self.settings, self.tally = settings, tally
         self.producer = KafkaProducer(**settings.kafka_python(), linger_ms=5, client_id="perfstream-slurm")
+        self.rejected: Recent[bytes] = Recent(remember)
 
     def jobs(self, jobs: Iterable[SlurmJob], submitted: Container[JobKey] = ()) -> None:
         """Publish finished jobs' events in stream order, without the submission of a job in
@@ -115,6 +150,10 @@ class Outbox:
                                key=event["system"].encode())
 
     def reject(self, raw: bytes, topic: str, partition: int, offset: int, rejected: Rejected) -> None:
+        digest = hashlib.blake2b(topic.encode() + b"\0" + raw, digest_size=16).digest()
+        if digest in self.rejected:
+            return
+        self.rejected.add([digest])
         self.tally.dead[rejected.category] += 1
         record = dead_letter(raw, None, topic, partition, offset, rejected)
         self.producer.send(self.settings.topic(topic_for(record["schema"])), orjson.dumps(record))
@@ -282,21 +321,20 @@ class Published:
     submission went out ahead of their end; each kept to the most recent ``most``."""
 
     def __init__(self, most: int):
-        self.most = most
-        self.finished: OrderedDict[JobKey, None] = OrderedDict()
-        self.ahead: OrderedDict[JobKey, None] = OrderedDict()
+        self.finished: Recent[JobKey] = Recent(most)
+        self.ahead: Recent[JobKey] = Recent(most)
 
     def recall(self, earlier: tuple[set[JobKey], set[JobKey]]) -> None:
         """Take over what an earlier bridge published: the jobs whose submission and whose completion
         are on the topics (see :func:`on_topics`)."""
         submitted, completed = earlier
-        self._add(self.finished, completed)
-        self._add(self.ahead, submitted - completed)
+        self.finished.add(completed)
+        self.ahead.add(submitted - completed)
 
     def announce(self, jobs: Iterable[SlurmJob], outbox: Outbox) -> None:
         """Publish the submissions of unfinished jobs (see :func:`waiting_tasks`) not published yet."""
         new = [job for job in jobs if job.key not in self.ahead and job.key not in self.finished]
-        self._add(self.ahead, (job.key for job in outbox.submissions(new)))
+        self.ahead.add(job.key for job in outbox.submissions(new))
         outbox.flush()
 
     def publish(self, jobs: Iterable[SlurmJob], outbox: Outbox) -> None:
@@ -304,15 +342,9 @@ class Published:
         new = [job for job in jobs if job.key not in self.finished]
         outbox.jobs(new, self.ahead)
         outbox.flush()
-        self._add(self.finished, (job.key for job in new))
+        self.finished.add(job.key for job in new)
         for job in new:
-            self.ahead.pop(job.key, None)
-
-    def _add(self, table: OrderedDict[JobKey, None], keys: Iterable[JobKey]) -> None:
-        for key in keys:
-            table[key] = None
-        while len(table) > self.most:
-            table.popitem(last=False)
+            self.ahead.discard(job.key)
 
 
 def bridge_jobcomp(settings: KafkaSettings, topic: str, *, group: str = "perfstream-slurm-jobcomp",

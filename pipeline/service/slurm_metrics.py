@@ -1,8 +1,9 @@
-"""The Slurm bridge's Prometheus series, read from its running :class:`Tally` at each scrape.
+"""The Slurm feeds' Prometheus series, read from their running tallies at each scrape.
 
 A bridge is a long-running process of its own (next to slurmdbd, not next to the workers): when it
 stops publishing, the workers see nothing wrong, they just get no jobs. Its series say whether it is
-still at work (``perfstream_slurm_last_round_timestamp_seconds``) and what it did.
+still at work (``perfstream_slurm_last_round_timestamp_seconds``) and what it did. The annotator's
+say what became of the predictions it was to write into Slurm, and whether they wait for slurmctld.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from pipeline.service.slurm_annotate import Annotated
 from pipeline.service.slurm_bridge import Tally
 
 
@@ -53,8 +55,40 @@ class TallyCollector(Collector):
         yield last
 
 
-def serve(feed: str, tally: Tally, port: int, address: str) -> None:
-    """Serve ``tally`` on ``/metrics`` at ``address:port`` from a background thread."""
+class AnnotatedCollector(Collector):
+    """The annotator's tally as Prometheus series.
+
+    Examples
+    --------
+    >>> families = {m.name: m for m in AnnotatedCollector(Annotated(written=2, refused=1)).collect()}
+    >>> [(s.labels["outcome"], s.value) for s in families["perfstream_slurm_annotations"].samples]
+    [('written', 2), ('ended', 0), ('refused', 1)]
+    """
+
+    def __init__(self, tally: Annotated):
+        self.tally = tally
+
+    def collect(self) -> Iterator[Metric]:
+        tally = self.tally
+        annotations = CounterMetricFamily("perfstream_slurm_annotations", "Predictions written into their jobs' "
+                                          "AdminComment, passed over because the job had ended, or refused by "
+                                          "scontrol", labels=["outcome"])
+        for outcome, count in (("written", tally.written), ("ended", tally.gone), ("refused", tally.refused)):
+            annotations.add_metric([outcome], count)
+        yield annotations
+        yield CounterMetricFamily("perfstream_slurm_controller_unreachable", "Rounds in which slurmctld did not "
+                                  "answer (their predictions waited to be tried again)", value=tally.unreachable)
+        yield GaugeMetricFamily("perfstream_slurm_annotate_last_round_timestamp_seconds", "When no prediction "
+                                "last waited for slurmctld (0: not yet)", value=tally.last_round)
+
+
+def collector(feed: str, tally: Tally | Annotated) -> Collector:
+    """The collector of a feed's tally: the annotator's, or a bridge's labelled with ``feed``."""
+    return AnnotatedCollector(tally) if isinstance(tally, Annotated) else TallyCollector(feed, tally)
+
+
+def serve(collector: Collector, port: int, address: str) -> None:
+    """Serve ``collector``'s series on ``/metrics`` at ``address:port`` from a background thread."""
     registry = CollectorRegistry()
-    registry.register(TallyCollector(feed, tally))
+    registry.register(collector)
     start_http_server(port, address, registry=registry)

@@ -302,14 +302,25 @@ def parse_sacct(lines: Iterable[tuple[int, str]], system: str | None = None, zon
                 return
             continue
         try:
-            if len(values) != len(header):
-                raise SlurmRecordError("line", f"{len(values)} fields, the header has {len(header)}")
-            job = sacct_job(dict(zip(header, values, strict=True)), system, zone)
+            job = sacct_job(_row(header, values), system, zone)
         except SlurmRecordError as error:
             yield number, line, error
             continue
         if job is not None:
             yield number, line, job
+
+
+def _row(header: list[str], values: list[str]) -> dict[str, str]:
+    """A sacct line's fields by column. sacct does not escape its delimiter: a job name holding ``|``
+    (Slurm allows it) splits into more fields than the header has; the job name is the one column
+    of free text, so the extra fields are its own."""
+    extra = len(values) - len(header)
+    if extra > 0 and "JobName" in header:
+        at = header.index("JobName")
+        values = [*values[:at], "|".join(values[at:at + extra + 1]), *values[at + extra + 1:]]
+    if len(values) != len(header):
+        raise SlurmRecordError("line", f"{len(values)} fields, the header has {len(header)}")
+    return dict(zip(header, values, strict=True))
 
 
 class SacctSource:
