@@ -307,6 +307,30 @@ def test_a_waiting_jobs_prediction_is_written_into_its_slurm_admin_comment(kafka
     assert "scontrol refused" not in errors, errors
 
 
+def test_a_waiting_job_array_is_annotated_whole_with_no_task_split_off_its_record(kafka, workers, slurm, tmp_path):
+    port = free_port()
+    follower = follow_sacct(kafka, slurm, "--pending")
+    annotator = subprocess.Popen([str(PERFSTREAM), "slurm", "annotate", "--system", SYSTEM, "--metrics-port",
+                                  str(port), "--metrics-address", "127.0.0.1", *cli_arguments(kafka)],
+                                 env={**cli_env(kafka), "SLURM_CONF": slurm["SLURM_CONF"]}, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+    workers("annotated-array")
+    blocker = sbatch(slurm, "sleep 60", "blocker", 2, tmp_path, (), ("--exclusive",))
+    array = sbatch(slurm, "sleep 1", "tasks", 1, tmp_path, (), ("--exclusive", "--array=1-3"))
+    try:
+        wait_until(lambda: samples(exposition(port)).get('perfstream_slurm_annotations_total{outcome="array"}') == 2,
+                   90, "the array's three tasks through the annotator")
+        shown = show_job(slurm, array)
+    finally:
+        subprocess.run(["scancel", blocker, array], env=slurm, timeout=60)
+        for process in (annotator, follower):
+            process.terminate()
+            process.communicate(timeout=30)
+    tasks = [p for p in read_topic(kafka, "hpc.predictions") if p["job_id"].startswith(f"{array}_")]
+    assert "ArrayTaskId=1-3" in shown  # still the array's one record: no task has one of its own
+    assert any(f"AdminComment={annotation(task)}" in shown for task in tasks), shown
+
+
 def test_an_annotator_holds_predictions_while_slurmctld_is_away_and_writes_them_when_it_is_back(kafka, workers,
                                                                                                  slurm, tmp_path):
     follower = follow_sacct(kafka, slurm, "--pending")

@@ -6,6 +6,11 @@ show job`` shows it and the accounting database keeps it (``sacct -o AdminCommen
 has no such column). It replaces what the field held. Slurm lets only administrators set it (root,
 its SlurmUser).
 
+A waiting job array is annotated as a whole, once, with its first task's prediction: updating a
+waiting task alone splits it off the array's single record into one of its own, and a large array
+annotated task by task would fill slurmctld's job table (``MaxJobCount``). Tasks inherit the text
+when they start.
+
 Offsets are committed after each batch's updates (at least once: a crash repeats a few, and the
 same text is written again). While slurmctld does not answer (``scontrol ping``), the batch waits
 and is tried again: no prediction is lost to a controller restart. Predictions older than
@@ -27,7 +32,7 @@ from kafka import KafkaConsumer
 from pipeline.schemas import InvalidEvent, validate
 from pipeline.service.config import KafkaSettings
 from pipeline.service.envelope import Rejected, json_object
-from pipeline.service.tools import polled
+from pipeline.service.tools import Recent, polled
 
 log = logging.getLogger("perfstream.slurm")
 
@@ -37,9 +42,11 @@ GONE = ("Invalid job id", "already completed", "already finished")  # scontrol's
 
 @dataclass
 class Annotated:
-    """What an annotator did: jobs annotated, jobs that had ended first, updates Slurm refused."""
+    """What an annotator did: jobs (or arrays) annotated, array tasks whose array had been, jobs that
+    had ended first, updates Slurm refused."""
 
     written: int = 0
+    in_array: int = 0
     gone: int = 0
     refused: int = 0
     unreachable: int = 0  # rounds in which slurmctld did not answer (their predictions waited)
@@ -47,7 +54,8 @@ class Annotated:
 
     def __str__(self) -> str:
         waited = f", slurmctld away {self.unreachable} times" if self.unreachable else ""
-        return f"{self.written} jobs annotated, {self.gone} ended before, {self.refused} refused{waited}"
+        arrays = f" (and {self.in_array} tasks of arrays annotated whole)" if self.in_array else ""
+        return f"{self.written} jobs annotated{arrays}, {self.gone} ended before, {self.refused} refused{waited}"
 
 
 def annotation(record: Mapping[str, Any]) -> str:
@@ -90,42 +98,71 @@ def annotate(settings: KafkaSettings, system: str, *, target: str = "runtime_s",
     """
     if shutil.which("scontrol") is None:
         raise OSError("scontrol is not on PATH: the annotator runs where Slurm's client commands and slurm.conf are")
-    tally = tally or Annotated()
+    annotator = Annotator(system, target, max_age_s, tally or Annotated())
     consumer = KafkaConsumer(settings.topic(PREDICTIONS), **settings.kafka_python(), group_id=group,
                              enable_auto_commit=False, auto_offset_reset="earliest",
                              client_id="perfstream-slurm-annotate")
     try:
         for batches in polled(consumer, idle_timeout_s):
             if not batches:
-                tally.last_round = time.time()
+                annotator.tally.last_round = time.time()
                 continue
-            if _written(batches, consumer, system, target, max_age_s, tally):
-                tally.last_round = time.time()
+            if annotator.write_batch(batches, consumer):
+                annotator.tally.last_round = time.time()
             else:
-                tally.unreachable += 1
+                annotator.tally.unreachable += 1
                 log.warning("slurmctld does not answer (scontrol ping); trying again in %.0f s", retry_s)
                 time.sleep(retry_s)
             consumer.commit()
-            yield tally
+            yield annotator.tally
     finally:
         consumer.close()
 
 
-def _written(batches: Mapping[Any, list[Any]], consumer: KafkaConsumer, system: str, target: str,
-             max_age_s: float, tally: Annotated) -> bool:
-    """Write a poll's predictions; when slurmctld is away, rewind ``consumer`` to the first one not
-    written and return False."""
-    oldest_ms = (time.time() - max_age_s) * 1000
-    partitions = list(batches.items())
-    for index, (partition, records) in enumerate(partitions):
-        for message in records:
-            record = _wanted(message.value, system, target)
-            if record is not None and message.timestamp >= oldest_ms and not _write(record, tally):
-                consumer.seek(partition, message.offset)
-                for later, rest in partitions[index + 1:]:
-                    consumer.seek(later, rest[0].offset)
-                return False
-    return True
+class Annotator:
+    """Writes one system's predictions of one target into Slurm, counting how each went in ``tally``;
+    remembers the last ``arrays`` job arrays it annotated."""
+
+    def __init__(self, system: str, target: str, max_age_s: float, tally: Annotated, arrays: int = 100_000):
+        self.system, self.target, self.max_age_s, self.tally = system, target, max_age_s, tally
+        self.arrays: Recent[str] = Recent(arrays)
+
+    def write_batch(self, batches: Mapping[Any, list[Any]], consumer: KafkaConsumer) -> bool:
+        """Write a poll's predictions; when slurmctld is away, rewind ``consumer`` to the first one not
+        written and return False."""
+        oldest_ms = (time.time() - self.max_age_s) * 1000
+        partitions = list(batches.items())
+        for index, (partition, records) in enumerate(partitions):
+            for message in records:
+                record = _wanted(message.value, self.system, self.target)
+                if record is not None and message.timestamp >= oldest_ms and not self.write(record):
+                    consumer.seek(partition, message.offset)
+                    for later, rest in partitions[index + 1:]:
+                        consumer.seek(later, rest[0].offset)
+                    return False
+        return True
+
+    def write(self, record: Mapping[str, Any]) -> bool:
+        """Annotate one job, or its array, and count how it went; False, counting nothing, when
+        slurmctld is away."""
+        job_id, tally = record["job_id"], self.tally
+        array = job_id.split("_")[0] if "_" in job_id else None  # task 7 of array 1234 runs as 1234_7
+        if array in self.arrays:
+            tally.in_array += 1
+            return True
+        result = scontrol_update(array or job_id, annotation(record))
+        if result.returncode == 0:
+            tally.written += 1
+            if array:
+                self.arrays.add([array])
+        elif any(words in result.stderr for words in GONE):
+            tally.gone += 1
+        elif not controller_up():  # 22.05 words an unreachable controller "Unexpected message received"
+            return False
+        else:
+            tally.refused += 1
+            log.warning("scontrol refused to annotate job %s: %s", job_id, result.stderr.strip()[:300])
+        return True
 
 
 def _wanted(raw: bytes | None, system: str, target: str) -> dict[str, Any] | None:
@@ -138,18 +175,3 @@ def _wanted(raw: bytes | None, system: str, target: str) -> dict[str, Any] | Non
     ours = (record["schema"] == "prediction/1" and record["stage"] == "submission" and record["system"] == system
             and record["target"] == target)
     return record if ours else None
-
-
-def _write(record: Mapping[str, Any], tally: Annotated) -> bool:
-    """Annotate one job and count how it went; False, counting nothing, when slurmctld is away."""
-    result = scontrol_update(record["job_id"], annotation(record))
-    if result.returncode == 0:
-        tally.written += 1
-    elif any(words in result.stderr for words in GONE):
-        tally.gone += 1
-    elif not controller_up():  # 22.05 words an unreachable controller "Unexpected message received"
-        return False
-    else:
-        tally.refused += 1
-        log.warning("scontrol refused to annotate job %s: %s", record["job_id"], result.stderr.strip()[:300])
-    return True

@@ -21,10 +21,10 @@ import logging
 import os
 import subprocess
 import time
-from collections import Counter, OrderedDict
-from collections.abc import Container, Hashable, Iterable, Iterator
+from collections import Counter
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -32,7 +32,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from pipeline.schemas import InvalidEvent, topic_for, validate
 from pipeline.service.config import KafkaSettings
 from pipeline.service.envelope import Rejected, dead_letter, json_object
-from pipeline.service.tools import polled
+from pipeline.service.tools import Recent, polled
 from pipeline.sources.slurm import SACCT_FORMAT, SlurmJob, SlurmRecordError, array_tasks, jobcomp_job, parse_sacct
 from pipeline.sources.timeline import Event, order_key
 
@@ -42,7 +42,6 @@ OVERLAP_S = 600.0
 FINISHED = "CD,F,TO,CA,NF,OOM,PR,DL,BF"  # sacct's short state names
 UNFINISHED = "PD,R,S,RQ"  # pending, running, suspended, requeued (Slurm 22.05 refuses CF)
 JobKey = tuple[str, str]  # (system, job id)
-Key = TypeVar("Key", bound=Hashable)
 
 
 @dataclass
@@ -62,32 +61,6 @@ class Tally:
         dead = ", ".join(f"{n} {c}" for c, n in sorted(self.dead.items())) or "none"
         ahead = f", {self.ahead} of them submitted ahead of their end" if self.ahead else ""
         return f"{self.jobs} jobs published{ahead}, {self.skipped} records skipped, dead letters: {dead}"
-
-
-class Recent(Container[Key], Generic[Key]):
-    """A set that keeps the ``most`` keys added last: the oldest leave first.
-
-    >>> recent: Recent[str] = Recent(2)
-    >>> recent.add(["a", "b", "c"])
-    >>> "a" in recent, "c" in recent
-    (False, True)
-    """
-
-    def __init__(self, most: int):
-        self.most = most
-        self._keys: OrderedDict[Key, None] = OrderedDict()
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._keys
-
-    def add(self, keys: Iterable[Key]) -> None:
-        for key in keys:
-            self._keys[key] = None
-        while len(self._keys) > self.most:
-            self._keys.popitem(last=False)
-
-    def discard(self, key: Key) -> None:
-        self._keys.pop(key, None)
 
 
 class Outbox:

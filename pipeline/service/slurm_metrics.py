@@ -62,7 +62,7 @@ class AnnotatedCollector(Collector):
     --------
     >>> families = {m.name: m for m in AnnotatedCollector(Annotated(written=2, refused=1)).collect()}
     >>> [(s.labels["outcome"], s.value) for s in families["perfstream_slurm_annotations"].samples]
-    [('written', 2), ('ended', 0), ('refused', 1)]
+    [('written', 2), ('array', 0), ('ended', 0), ('refused', 1)]
     """
 
     def __init__(self, tally: Annotated):
@@ -71,9 +71,11 @@ class AnnotatedCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         tally = self.tally
         annotations = CounterMetricFamily("perfstream_slurm_annotations", "Predictions written into their jobs' "
-                                          "AdminComment, passed over because the job had ended, or refused by "
-                                          "scontrol", labels=["outcome"])
-        for outcome, count in (("written", tally.written), ("ended", tally.gone), ("refused", tally.refused)):
+                                          "(or arrays') AdminComment, tasks of an array annotated whole already, "
+                                          "passed over because the job had ended, or refused by scontrol",
+                                          labels=["outcome"])
+        for outcome, count in (("written", tally.written), ("array", tally.in_array), ("ended", tally.gone),
+                               ("refused", tally.refused)):
             annotations.add_metric([outcome], count)
         yield annotations
         yield CounterMetricFamily("perfstream_slurm_controller_unreachable", "Rounds in which slurmctld did not "
