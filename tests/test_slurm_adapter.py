@@ -283,11 +283,17 @@ def test_the_bridges_sacct_lists_every_users_jobs_when_a_service_account_runs_it
                "root's jobs listed for nobody")
 
 
+def start_annotator(kafka, env: dict, metrics_port: int | None = None) -> subprocess.Popen:
+    """``perfstream slurm annotate`` running in the background, serving metrics on ``metrics_port``."""
+    metrics = ["--metrics-port", str(metrics_port), "--metrics-address", "127.0.0.1"] if metrics_port else []
+    return subprocess.Popen([str(PERFSTREAM), "slurm", "annotate", "--system", SYSTEM, *metrics, *cli_arguments(kafka)],
+                            env={**cli_env(kafka), "SLURM_CONF": env["SLURM_CONF"]}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
 def test_a_waiting_jobs_prediction_is_written_into_its_slurm_admin_comment(kafka, workers, slurm, tmp_path):
     follower = follow_sacct(kafka, slurm, "--pending")
-    annotator = subprocess.Popen([str(PERFSTREAM), "slurm", "annotate", "--system", SYSTEM, *cli_arguments(kafka)],
-                                 env={**cli_env(kafka), "SLURM_CONF": slurm["SLURM_CONF"]}, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
+    annotator = start_annotator(kafka, slurm)
     workers("annotated")
     blocker = sbatch(slurm, "sleep 60", "blocker", 2, tmp_path, (), ("--exclusive",))
     try:
@@ -310,10 +316,7 @@ def test_a_waiting_jobs_prediction_is_written_into_its_slurm_admin_comment(kafka
 def test_a_waiting_job_array_is_annotated_whole_with_no_task_split_off_its_record(kafka, workers, slurm, tmp_path):
     port = free_port()
     follower = follow_sacct(kafka, slurm, "--pending")
-    annotator = subprocess.Popen([str(PERFSTREAM), "slurm", "annotate", "--system", SYSTEM, "--metrics-port",
-                                  str(port), "--metrics-address", "127.0.0.1", *cli_arguments(kafka)],
-                                 env={**cli_env(kafka), "SLURM_CONF": slurm["SLURM_CONF"]}, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
+    annotator = start_annotator(kafka, slurm, port)
     workers("annotated-array")
     blocker = sbatch(slurm, "sleep 60", "blocker", 2, tmp_path, (), ("--exclusive",))
     array = sbatch(slurm, "sleep 1", "tasks", 1, tmp_path, (), ("--exclusive", "--array=1-3"))
@@ -343,10 +346,7 @@ def test_an_annotator_holds_predictions_while_slurmctld_is_away_and_writes_them_
         wait_until(lambda: {blocker, job} <= {p["job_id"] for p in read_topic(kafka, "hpc.predictions", idle=1)},
                    90, "both jobs predicted")
         stop_slurmctld(slurm)
-        annotator = subprocess.Popen([str(PERFSTREAM), "slurm", "annotate", "--system", SYSTEM, "--metrics-port",
-                                      str(port), "--metrics-address", "127.0.0.1", *cli_arguments(kafka)],
-                                     env={**cli_env(kafka), "SLURM_CONF": slurm["SLURM_CONF"]},
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        annotator = start_annotator(kafka, slurm, port)
         wait_until(lambda: samples(exposition(port)).get("perfstream_slurm_controller_unreachable_total", 0) > 0,
                    90, "the annotator finding slurmctld away")
         restarted = subprocess.run(["bash", str(SLURM_SH), "start"], env=slurm, capture_output=True, text=True,

@@ -42,8 +42,8 @@ GONE = ("Invalid job id", "already completed", "already finished")  # scontrol's
 
 @dataclass
 class Annotated:
-    """What an annotator did: jobs (or arrays) annotated, array tasks whose array had been, jobs that
-    had ended first, updates Slurm refused."""
+    """What an annotator did: jobs (or whole arrays) annotated, array tasks whose array was annotated
+    already, jobs that had ended first, updates Slurm refused."""
 
     written: int = 0
     in_array: int = 0
