@@ -229,6 +229,17 @@ def test_a_following_bridge_dead_letters_an_unusable_record_once_though_every_ro
     assert sorted(rows) == sorted(set(rows)) and rows[0].startswith(f"{job}|"), rows
 
 
+def test_sacct_run_again_over_the_same_window_dead_letters_nothing_twice(kafka, slurm, tmp_path):
+    job = sbatch(slurm, "sleep 1", "split\nname", 1, tmp_path, ())
+    usable = sbatch(slurm, "sleep 1", "plain", 1, tmp_path, ())  # the read-back starts at the usable jobs' submit
+    recorded(slurm, [job, usable])
+    for _ in range(2):
+        result = slurm_command(kafka, slurm, "sacct", "--since", "now-1hours")
+        assert result.returncode == 0, result.stderr
+    rows = dead_lettered_rows(kafka)
+    assert any(row.startswith(f"{job}|") for row in rows) and sorted(rows) == sorted(set(rows)), rows
+
+
 def dead_lettered_rows(kafka) -> list[str]:
     """The sacct lines on the dead-letter topic, one per dead letter."""
     return [base64.b64decode(d["raw_base64"]).decode() for d in read_topic(kafka, "hpc.dead-letters", idle=1)

@@ -11,11 +11,12 @@ Both describe finished jobs, so a job's prediction comes after it ran. Following
 as soon as it is listed: its prediction is then made while it waits or runs, and its completion
 follows alone when it ends. A sacct bridge reads back on start which of the jobs it is about to
 publish are on the input topics already (a bridge before it published them), and publishes the rest.
-An unusable record goes to the dead letters once, however many rounds list it again.
+An unusable record goes to the dead letters once, however many rounds (or bridges) list it again.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import os
@@ -66,15 +67,17 @@ class Tally:
 class Outbox:
     """Events to the input topics and rejects to the dead-letter topic, through one producer.
 
-    Each reject goes once (the last ``remember`` are known by a 16-byte digest): a following sacct
-    bridge lists a record again in every round whose window holds it, a waiting job for as long as
-    it waits.
+    Each reject goes once (the last ``remember`` are known by their :func:`reject_digest`): a
+    following sacct bridge lists a record again in every round whose window holds it, a waiting job
+    for as long as it waits. Rejects wait for :meth:`flush`, so that a bridge can first
+    :meth:`recall` those its predecessor sent.
     """
 
     def __init__(self, settings: KafkaSettings, tally: Tally, remember: int = 100_000):
         self.settings, self.tally = settings, tally
         self.producer = KafkaProducer(**settings.kafka_python(), linger_ms=5, client_id="perfstream-slurm")
         self.rejected: Recent[bytes] = Recent(remember)
+        self.refusals: dict[bytes, tuple[str, dict[str, Any]]] = {}  # digest: (category, dead letter) to send
 
     def jobs(self, jobs: Iterable[SlurmJob], submitted: Container[JobKey] = ()) -> None:
         """Publish finished jobs' events in stream order, without the submission of a job in
@@ -123,15 +126,23 @@ class Outbox:
                                key=event["system"].encode())
 
     def reject(self, raw: bytes, topic: str, partition: int, offset: int, rejected: Rejected) -> None:
-        digest = hashlib.blake2b(topic.encode() + b"\0" + raw, digest_size=16).digest()
-        if digest in self.rejected:
-            return
-        self.rejected.add([digest])
-        self.tally.dead[rejected.category] += 1
-        record = dead_letter(raw, None, topic, partition, offset, rejected)
-        self.producer.send(self.settings.topic(topic_for(record["schema"])), orjson.dumps(record))
+        """Dead-letter ``raw`` (read from ``topic``) with the reason, at the next :meth:`flush`."""
+        digest = reject_digest(topic, raw)
+        if digest not in self.rejected and digest not in self.refusals:
+            self.refusals[digest] = (rejected.category, dead_letter(raw, None, topic, partition, offset, rejected))
+
+    def recall(self, digests: Iterable[bytes]) -> None:
+        """Take over the rejects an earlier bridge sent: they go no more."""
+        self.rejected.add(digests)
 
     def flush(self) -> None:
+        """Send the rejects not sent before, then wait until the broker has everything."""
+        for digest, (category, record) in self.refusals.items():
+            if digest not in self.rejected:
+                self.rejected.add([digest])
+                self.tally.dead[category] += 1
+                self.producer.send(self.settings.topic(topic_for(record["schema"])), orjson.dumps(record))
+        self.refusals.clear()
         self.producer.flush()
 
     def close(self) -> None:
@@ -175,9 +186,10 @@ def follow_sacct(settings: KafkaSettings, *, since: str, system: str | None = No
     accounting database: the job-completion log knows finished jobs only); a job whose submission
     went out ahead gets its completion alone when it ends.
 
-    Before its first round's jobs go out, the bridge reads back which of them are on the input topics
-    (:func:`on_topics`): a bridge restarted, or run again over the same window, publishes only what
-    its predecessor did not. After that it remembers what it published in memory.
+    Before its first round's jobs go out, the bridge reads back which of them are on the input topics,
+    and which unusable records on the dead-letter topic (:func:`on_topics`): a bridge restarted, or
+    run again over the same window, publishes only what its predecessor did not. After that it
+    remembers what it published in memory.
 
     Yields the running tally (``tally``, or a new one) after each round. When following, a failing
     sacct (slurmdbd restarting, say) is logged, counted and asked again next round with the same
@@ -205,7 +217,9 @@ def follow_sacct(settings: KafkaSettings, *, since: str, system: str | None = No
                 waiting = waiting_tasks(sacct_jobs(unfinished, system, outbox), outbox)
                 finished = list(sacct_jobs(lines, system, outbox))
                 if not recalled:  # a bridge restarted: what its predecessor published goes out no more
-                    published.recall(on_topics(settings, waiting + finished))
+                    earlier = on_topics(settings, waiting + finished)
+                    published.recall(earlier)
+                    outbox.recall(earlier.rejected)
                     recalled = True
                 published.announce(waiting, outbox)
                 published.publish(finished, outbox)
@@ -233,24 +247,52 @@ def waiting_tasks(jobs: Iterable[SlurmJob], outbox: Outbox) -> list[SlurmJob]:
     return tasks
 
 
-def on_topics(settings: KafkaSettings, jobs: list[SlurmJob], timeout_s: float = 300.0
-              ) -> tuple[set[JobKey], set[JobKey]]:
-    """Which of ``jobs`` have a submission, and which a completion, on the input topics.
+@dataclass
+class Earlier:
+    """What an earlier bridge left on the topics: jobs with a submission, jobs with a completion, and
+    the :func:`reject_digest` of each record it dead-lettered."""
+
+    submitted: set[JobKey] = field(default_factory=set)
+    completed: set[JobKey] = field(default_factory=set)
+    rejected: set[bytes] = field(default_factory=set)
+
+
+def on_topics(settings: KafkaSettings, jobs: list[SlurmJob], timeout_s: float = 300.0) -> Earlier:
+    """Which of ``jobs`` have a submission, and which a completion, on the input topics, and which
+    Slurm records are on the dead-letter topic.
 
     Reads the records written since the earliest of the jobs' submit times (less ``OVERLAP_S``, for
     clocks that disagree), up to the topics' ends as they are when it starts.
     """
-    wanted = {job.key for job in jobs}
-    topics = [settings.topic(topic_for(f"{kind}/1", "in")) for kind in ("job-submission", "job-completion")]
-    found: dict[str, set[JobKey]] = {topic: set() for topic in topics}
+    wanted, earlier = {job.key for job in jobs}, Earlier()
+    submissions = settings.topic(topic_for("job-submission/1", "in"))
+    completions = settings.topic(topic_for("job-completion/1", "in"))
+    dead = settings.topic(topic_for("dead-letter/1"))
     if wanted:
         since_ms = int((min(job.submit for job in jobs) - OVERLAP_S) * 1000)
-        for message in _records_since(settings, topics, since_ms, timeout_s):
-            if (key := _job_key(message.value)) in wanted:
-                found[message.topic].add(key)
-        log.info("read back the input topics: %d of %d jobs submitted, %d completed already",
-                 len(found[topics[0]]), len(wanted), len(found[topics[1]]))
-    return found[topics[0]], found[topics[1]]
+        for message in _records_since(settings, [submissions, completions, dead], since_ms, timeout_s):
+            if message.topic == dead:
+                earlier.rejected |= _reject_digests(message.value)
+            elif (key := _job_key(message.value)) in wanted:
+                (earlier.submitted if message.topic == submissions else earlier.completed).add(key)
+        log.info("read back the input topics: %d of %d jobs submitted, %d completed already; %d records "
+                 "dead-lettered", len(earlier.submitted), len(wanted), len(earlier.completed), len(earlier.rejected))
+    return earlier
+
+
+def reject_digest(topic: str, raw: bytes) -> bytes:
+    """What a dead-lettered record is known by: 16 bytes of the topic it was read from and its bytes."""
+    return hashlib.blake2b(topic.encode() + b"\0" + raw, digest_size=16).digest()
+
+
+def _reject_digests(raw: bytes | None) -> set[bytes]:
+    """The digest of the record a dead letter holds (none for a dead letter that cannot be read).
+    A worker's dead letters are read alike: their records are never a bridge's rejects."""
+    try:
+        letter = json_object(raw)
+        return {reject_digest(letter["topic"], base64.b64decode(letter["raw_base64"]))}
+    except (Rejected, KeyError, TypeError, ValueError):
+        return set()
 
 
 def _records_since(settings: KafkaSettings, topics: list[str], since_ms: int, timeout_s: float) -> Iterator[Any]:
@@ -297,12 +339,11 @@ class Published:
         self.finished: Recent[JobKey] = Recent(most)
         self.ahead: Recent[JobKey] = Recent(most)
 
-    def recall(self, earlier: tuple[set[JobKey], set[JobKey]]) -> None:
+    def recall(self, earlier: Earlier) -> None:
         """Take over what an earlier bridge published: the jobs whose submission and whose completion
         are on the topics (see :func:`on_topics`)."""
-        submitted, completed = earlier
-        self.finished.add(completed)
-        self.ahead.add(submitted - completed)
+        self.finished.add(earlier.completed)
+        self.ahead.add(earlier.submitted - earlier.completed)
 
     def announce(self, jobs: Iterable[SlurmJob], outbox: Outbox) -> None:
         """Publish the submissions of unfinished jobs (see :func:`waiting_tasks`) not published yet."""
