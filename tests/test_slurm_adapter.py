@@ -294,6 +294,13 @@ def test_the_bridges_sacct_lists_every_users_jobs_when_a_service_account_runs_it
                "root's jobs listed for nobody")
 
 
+def stopped(*processes: subprocess.Popen) -> list[str]:
+    """Terminate background commands together; what each wrote to stderr, in their order."""
+    for process in processes:
+        process.terminate()
+    return [process.communicate(timeout=30)[1] for process in processes]
+
+
 def start_annotator(kafka, env: dict, metrics_port: int | None = None) -> subprocess.Popen:
     """``perfstream slurm annotate`` running in the background, serving metrics on ``metrics_port``."""
     metrics = ["--metrics-port", str(metrics_port), "--metrics-address", "127.0.0.1"] if metrics_port else []
@@ -313,10 +320,7 @@ def test_a_waiting_jobs_prediction_is_written_into_its_slurm_admin_comment(kafka
         shown = show_job(slurm, job)
     finally:
         subprocess.run(["scancel", blocker], env=slurm, timeout=60)
-        for process in (annotator, follower):
-            process.terminate()
-        _, errors = annotator.communicate(timeout=30)
-        follower.wait(30)
+        errors, _ = stopped(annotator, follower)
     (prediction,) = [p for p in read_topic(kafka, "hpc.predictions")
                      if p["job_id"] == job and p["stage"] == "submission"]
     assert "JobState=PENDING" in shown  # annotated while it waited
@@ -337,9 +341,7 @@ def test_a_waiting_job_array_is_annotated_whole_with_no_task_split_off_its_recor
         shown = show_job(slurm, array)
     finally:
         subprocess.run(["scancel", blocker, array], env=slurm, timeout=60)
-        for process in (annotator, follower):
-            process.terminate()
-            process.communicate(timeout=30)
+        stopped(annotator, follower)
     tasks = [p for p in read_topic(kafka, "hpc.predictions") if p["job_id"].startswith(f"{array}_")]
     assert "ArrayTaskId=1-3" in shown  # still the array's one record: no task has one of its own
     assert any(f"AdminComment={annotation(task)}" in shown for task in tasks), shown
@@ -368,10 +370,7 @@ def test_an_annotator_holds_predictions_while_slurmctld_is_away_and_writes_them_
         series = samples(exposition(port))
     finally:
         subprocess.run(["scancel", blocker, job], env=slurm, timeout=60)
-        for process in (annotator, follower):
-            if process:
-                process.terminate()
-                process.communicate(timeout=30)
+        stopped(*(process for process in (annotator, follower) if process))
     assert series['perfstream_slurm_annotations_total{outcome="written"}'] == 2  # each once, after the wait
     assert series['perfstream_slurm_annotations_total{outcome="refused"}'] == 0
 

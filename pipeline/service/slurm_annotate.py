@@ -32,7 +32,8 @@ from kafka import KafkaConsumer
 from pipeline.schemas import InvalidEvent, validate
 from pipeline.service.config import KafkaSettings
 from pipeline.service.envelope import Rejected, json_object
-from pipeline.service.tools import Recent, polled
+from pipeline.service.recent import Recent
+from pipeline.service.tools import polled
 
 log = logging.getLogger("perfstream.slurm")
 

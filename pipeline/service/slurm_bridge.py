@@ -33,7 +33,8 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from pipeline.schemas import InvalidEvent, topic_for, validate
 from pipeline.service.config import KafkaSettings
 from pipeline.service.envelope import Rejected, dead_letter, json_object
-from pipeline.service.tools import Recent, polled
+from pipeline.service.recent import Recent
+from pipeline.service.tools import polled
 from pipeline.sources.slurm import SACCT_FORMAT, SlurmJob, SlurmRecordError, array_tasks, jobcomp_job, parse_sacct
 from pipeline.sources.timeline import Event, order_key
 
@@ -77,7 +78,7 @@ class Outbox:
         self.settings, self.tally = settings, tally
         self.producer = KafkaProducer(**settings.kafka_python(), linger_ms=5, client_id="perfstream-slurm")
         self.rejected: Recent[bytes] = Recent(remember)
-        self.refusals: dict[bytes, tuple[str, dict[str, Any]]] = {}  # digest: (category, dead letter) to send
+        self.refusals: dict[bytes, dict[str, Any]] = {}  # dead letters to send at the next flush, by digest
 
     def jobs(self, jobs: Iterable[SlurmJob], submitted: Container[JobKey] = ()) -> None:
         """Publish finished jobs' events in stream order, without the submission of a job in
@@ -129,7 +130,7 @@ class Outbox:
         """Dead-letter ``raw`` (read from ``topic``) with the reason, at the next :meth:`flush`."""
         digest = reject_digest(topic, raw)
         if digest not in self.rejected and digest not in self.refusals:
-            self.refusals[digest] = (rejected.category, dead_letter(raw, None, topic, partition, offset, rejected))
+            self.refusals[digest] = dead_letter(raw, None, topic, partition, offset, rejected)
 
     def recall(self, digests: Iterable[bytes]) -> None:
         """Take over the rejects an earlier bridge sent: they go no more."""
@@ -137,10 +138,10 @@ class Outbox:
 
     def flush(self) -> None:
         """Send the rejects not sent before, then wait until the broker has everything."""
-        for digest, (category, record) in self.refusals.items():
+        for digest, record in self.refusals.items():
             if digest not in self.rejected:
                 self.rejected.add([digest])
-                self.tally.dead[category] += 1
+                self.tally.dead[record["category"]] += 1
                 self.producer.send(self.settings.topic(topic_for(record["schema"])), orjson.dumps(record))
         self.refusals.clear()
         self.producer.flush()

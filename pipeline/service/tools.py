@@ -1,13 +1,12 @@
-"""kafka-python tools around the topics (``perfstream publish``, ``perfstream tail``), and small
-pieces the Kafka commands share."""
+"""kafka-python tools around the topics: ``perfstream publish``, ``perfstream tail``, and the poll loop
+of the Slurm commands."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Container, Hashable, Iterable, Iterator
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
 
@@ -50,35 +49,6 @@ def publish(events: Iterable[dict[str, Any]], settings: KafkaSettings, *, speedu
         producer.flush()
     finally:
         producer.close()
-
-
-Key = TypeVar("Key", bound=Hashable)
-
-
-class Recent(Container[Key], Generic[Key]):
-    """A set that keeps the ``most`` keys added last: the oldest leave first.
-
-    >>> recent: Recent[str] = Recent(2)
-    >>> recent.add(["a", "b", "c"])
-    >>> "a" in recent, "c" in recent
-    (False, True)
-    """
-
-    def __init__(self, most: int):
-        self.most = most
-        self._keys: OrderedDict[Key, None] = OrderedDict()
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._keys
-
-    def add(self, keys: Iterable[Key]) -> None:
-        for key in keys:
-            self._keys[key] = None
-        while len(self._keys) > self.most:
-            self._keys.popitem(last=False)
-
-    def discard(self, key: Key) -> None:
-        self._keys.pop(key, None)
 
 
 def polled(consumer: KafkaConsumer, idle_timeout_s: float | None) -> Iterator[dict[Any, list[Any]]]:
